@@ -1,0 +1,1 @@
+//! The `coord` layer.

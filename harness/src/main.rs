@@ -1,0 +1,2 @@
+//! mabeam-load.
+fn main() {}

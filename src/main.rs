@@ -1,0 +1,2 @@
+//! The `mabeam` binary.
+fn main() {}
