@@ -1,1 +1,5 @@
-//! The `runtime` layer.
+//! The thread-per-core runtime.
+#![forbid(unsafe_code)]
+
+pub mod inbox;
+pub mod reply;

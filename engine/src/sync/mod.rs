@@ -1,1 +1,2 @@
-//! The `sync` layer.
+//! Concurrency primitives.
+pub mod notify;
