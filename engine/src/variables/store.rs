@@ -161,53 +161,6 @@ impl Variables {
         check_id(agent_id).map_err(|reason| VariableError::invalid_agent(agent_id, reason))
     }
 
-    fn check_size(&self, value: &Value, what: &str) -> Result<(), VariableError> {
-        let bytes_max = self.settings.value_bytes_max;
-        match json_size_within(value, bytes_max) {
-            Some(_) => Ok(()),
-            None => Err(VariableError::TooLarge {
-                what: what.to_owned(),
-                bytes_max,
-            }),
-        }
-    }
-
-    fn check_value(
-        &self,
-        name: &str,
-        domain: &Domain,
-        value: &Value,
-        who: Option<&str>,
-    ) -> Result<(), VariableError> {
-        let what = who.map_or_else(
-            || "the value".to_owned(),
-            |a| format!("the value proposed by agent {a:?}"),
-        );
-        self.check_size(value, &what)?;
-        domain
-            .check(value)
-            .map_err(|reason| VariableError::OutOfDomain {
-                name: name.to_owned(),
-                reason: who.map_or(reason.clone(), |a| {
-                    format!("agent {a:?} proposed a value that {reason}")
-                }),
-            })
-    }
-
-    fn find(&self, name: &str) -> Result<&Variable, VariableError> {
-        self.table.get(name).ok_or_else(|| VariableError::NotFound {
-            name: name.to_owned(),
-        })
-    }
-
-    fn find_mut(&mut self, name: &str) -> Result<&mut Variable, VariableError> {
-        self.table
-            .get_mut(name)
-            .ok_or_else(|| VariableError::NotFound {
-                name: name.to_owned(),
-            })
-    }
-
     /// Registers a variable at version 1.
     ///
     /// Errors: `InvalidName`, `InvalidAgentId`, `TooLarge` (value or domain),
@@ -229,7 +182,7 @@ impl Variables {
         req.domain
             .validate()
             .map_err(|reason| VariableError::InvalidDomain { reason })?;
-        self.check_value(&req.name, &req.domain, &req.value, None)?;
+        check_value(&self.settings, &req.name, &req.domain, &req.value, None)?;
         if self.table.contains_key(req.name.as_str()) {
             return Err(VariableError::AlreadyExists { name: req.name });
         }
@@ -270,16 +223,16 @@ impl Variables {
         out: &mut Vec<Delivery>,
     ) -> Result<VariableResponse, VariableError> {
         Self::check_agent(&req.agent_id)?;
-        let variable = self.find(name)?;
+        let settings = self.settings;
+        let variable = self.table.get_mut(name).ok_or_else(|| not_found(name))?;
         if variable.policy == Policy::Coordinated {
             return Err(VariableError::Coordinated {
                 name: name.to_owned(),
             });
         }
         variable.check_version(req.version)?;
-        self.check_value(name, &variable.domain, &req.value, None)?;
-        let retention = self.settings.history_retention;
-        let variable = self.find_mut(name)?;
+        check_value(&settings, name, &variable.domain, &req.value, None)?;
+        let retention = settings.history_retention;
         variable.write(req.value, req.agent_id, now_ms, retention, out);
         Ok(variable.response())
     }
@@ -297,12 +250,13 @@ impl Variables {
         now_ms: u64,
         out: &mut Vec<Delivery>,
     ) -> Result<CoordinateResponse, VariableError> {
-        let variable = self.find(name)?;
+        let settings = self.settings;
+        let variable = self.table.get_mut(name).ok_or_else(|| not_found(name))?;
         let coordination = |source: CoordinationError| VariableError::Coordination {
             name: name.to_owned(),
             source,
         };
-        let max = self.settings.participants_max;
+        let max = settings.participants_max;
         if req.participants() > max {
             return Err(coordination(CoordinationError::TooMany {
                 count: req.participants(),
@@ -322,7 +276,7 @@ impl Variables {
                     votes_input(rule, threshold.as_ref(), votes).map_err(coordination)?;
                 for v in &votes {
                     Self::check_agent(&v.agent_id)?;
-                    self.check_value(name, domain, &v.value, Some(&v.agent_id))?;
+                    check_value(&settings, name, domain, &v.value, Some(&v.agent_id))?;
                 }
                 let outcome = decide_vote(&votes, rule).map_err(coordination)?;
                 let tally = outcome
@@ -350,7 +304,7 @@ impl Variables {
                     bids_input(reserve.as_ref(), bids).map_err(coordination)?;
                 for b in &bids {
                     Self::check_agent(&b.agent_id)?;
-                    self.check_value(name, domain, &b.value, Some(&b.agent_id))?;
+                    check_value(&settings, name, domain, &b.value, Some(&b.agent_id))?;
                 }
                 let outcome = decide_second_price(&bids, reserve).map_err(coordination)?;
                 let decision = outcome.winner.map(|i| {
@@ -366,8 +320,7 @@ impl Variables {
                 (decision, response)
             }
         };
-        let retention = self.settings.history_retention;
-        let variable = self.find_mut(name)?;
+        let retention = settings.history_retention;
         if let Some((value, author)) = decision {
             response.decided = true;
             response.winner = Some(author.clone());
@@ -384,9 +337,7 @@ impl Variables {
         self.table
             .remove(name)
             .map(drop)
-            .ok_or_else(|| VariableError::NotFound {
-                name: name.to_owned(),
-            })
+            .ok_or_else(|| not_found(name))
     }
 
     /// Subscribes `agent_id` to changes of `name`. `Ok(false)` if it already was.
@@ -395,7 +346,7 @@ impl Variables {
     pub fn subscribe(&mut self, name: &str, agent_id: &str) -> Result<bool, VariableError> {
         Self::check_agent(agent_id)?;
         let max = self.settings.subscribers_max;
-        let variable = self.find_mut(name)?;
+        let variable = self.table.get_mut(name).ok_or_else(|| not_found(name))?;
         if variable.subscribers.iter().any(|s| &**s == agent_id) {
             return Ok(false);
         }
@@ -412,7 +363,7 @@ impl Variables {
     /// Unsubscribes `agent_id` from `name`. `Ok(false)` if it was not subscribed.
     /// Errors: `NotFound`.
     pub fn unsubscribe(&mut self, name: &str, agent_id: &str) -> Result<bool, VariableError> {
-        let variable = self.find_mut(name)?;
+        let variable = self.table.get_mut(name).ok_or_else(|| not_found(name))?;
         match variable.subscribers.iter().position(|s| &**s == agent_id) {
             Some(i) => {
                 variable.subscribers.remove(i);
@@ -437,7 +388,7 @@ impl Variables {
     /// Up to `limit` retained revisions of `name`, newest first (the first is the current
     /// value). Errors: `NotFound`.
     pub fn history(&self, name: &str, limit: usize) -> Result<HistoryResponse, VariableError> {
-        let variable = self.find(name)?;
+        let variable = self.table.get(name).ok_or_else(|| not_found(name))?;
         let history = variable
             .history
             .iter()
@@ -452,6 +403,40 @@ impl Variables {
         let mut views: Vec<VariableView<'_>> = self.table.values().map(Variable::view).collect();
         views.sort_unstable_by(|a, b| a.name.cmp(b.name));
         views
+    }
+}
+
+/// Size and domain check of a value; messages are built only on failure. `who` names the
+/// agent that proposed it (coordination).
+fn check_value(
+    settings: &VariableSettings,
+    name: &str,
+    domain: &Domain,
+    value: &Value,
+    who: Option<&str>,
+) -> Result<(), VariableError> {
+    let bytes_max = settings.value_bytes_max;
+    if json_size_within(value, bytes_max).is_none() {
+        let what = who.map_or_else(
+            || "the value".to_owned(),
+            |a| format!("the value proposed by agent {a:?}"),
+        );
+        return Err(VariableError::TooLarge { what, bytes_max });
+    }
+    domain
+        .check(value)
+        .map_err(|reason| VariableError::OutOfDomain {
+            name: name.to_owned(),
+            reason: match who {
+                Some(a) => format!("agent {a:?} proposed a value that {reason}"),
+                None => reason,
+            },
+        })
+}
+
+fn not_found(name: &str) -> VariableError {
+    VariableError::NotFound {
+        name: name.to_owned(),
     }
 }
 
