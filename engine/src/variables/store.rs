@@ -35,7 +35,8 @@ struct Variable {
 
 impl Variable {
     fn current(&self) -> &Revision {
-        // `history` is never empty (create pushes version 1, writes push before popping).
+        // `history` is never empty: create pushes version 1, and a write pops at most one
+        // entry before pushing its own (retention is at least 1).
         &self.history[0]
     }
 
