@@ -5,9 +5,7 @@
 //! The schema names a codec per key; the codec also says what TOML type the key takes
 //! ([`Kind`]) so files and environment variables are type-checked the same way.
 
-use super::types::{
-    LogFormat, RestartStrategy, TokenConfig, TokenRole, TokenSpec, parse_sha256_hex, sha256_hex,
-};
+use super::types::{LogFormat, RestartStrategy};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -57,7 +55,7 @@ impl Kind {
             (Kind::Bool, V::Boolean(_)) => true,
             (Kind::Str, V::String(_)) => true,
             (Kind::Choice(names), V::String(s)) => names.contains(&s.as_str()),
-            (Kind::TokenList, V::Array(items)) => return check_tokens(items),
+            (Kind::TokenList, V::Array(items)) => return super::tokens::check_tokens(items),
             _ => false,
         };
         if ok {
@@ -91,38 +89,6 @@ pub(crate) enum Mismatch {
         /// The misspelt key.
         key: String,
     },
-}
-
-fn check_tokens(items: &[toml::Value]) -> Result<(), Mismatch> {
-    for (index, item) in items.iter().enumerate() {
-        let Some(table) = item.as_table() else {
-            return Err(Mismatch::Type {
-                sub_path: format!("[{index}]"),
-                expected: "a table { token_sha256, agent_id, role }".to_owned(),
-                got: describe(item),
-            });
-        };
-        for (key, value) in table {
-            let kind = match key.as_str() {
-                "token_sha256" | "agent_id" => Kind::Str,
-                "role" => Kind::Choice(TokenRole::NAMES),
-                _ => {
-                    return Err(Mismatch::UnknownTokenKey {
-                        sub_path: format!("[{index}].{key}"),
-                        key: key.clone(),
-                    });
-                }
-            };
-            if let Err(Mismatch::Type { expected, got, .. }) = kind.check(value) {
-                return Err(Mismatch::Type {
-                    sub_path: format!("[{index}].{key}"),
-                    expected,
-                    got,
-                });
-            }
-        }
-    }
-    Ok(())
 }
 
 /// "string \"abc\"", "integer -1", "table" ... for messages.
@@ -203,8 +169,6 @@ pub(crate) struct OptPath;
 pub(crate) struct Restart;
 /// A [`LogFormat`] spelling.
 pub(crate) struct Format;
-/// The list of accepted bearer tokens.
-pub(crate) struct Tokens;
 
 impl Codec for Count {
     type Value = usize;
@@ -440,91 +404,6 @@ impl Codec for Format {
     }
 }
 
-impl Codec for Tokens {
-    type Value = Vec<TokenConfig>;
-    type Raw = Vec<TokenSpec>;
-    const KIND: Kind = Kind::TokenList;
-    const UNIT: &'static str = "";
-    fn decode(raw: &Vec<TokenSpec>) -> Result<Vec<TokenConfig>, Rejection> {
-        raw.iter()
-            .enumerate()
-            .map(|(index, spec)| decode_token(index, spec))
-            .collect()
-    }
-    fn encode(value: &Vec<TokenConfig>) -> Option<Vec<TokenSpec>> {
-        Some(
-            value
-                .iter()
-                .map(|t| TokenSpec {
-                    token_sha256: Some(sha256_hex(&t.token_sha256)),
-                    agent_id: t.agent_id.clone(),
-                    role: Some(t.role.as_str().to_owned()),
-                })
-                .collect(),
-        )
-    }
-    fn show(value: &Vec<TokenConfig>) -> String {
-        if value.is_empty() {
-            return "[] (no tokens)".to_owned();
-        }
-        let shown: Vec<String> = value
-            .iter()
-            .map(|t| {
-                let hex = sha256_hex(&t.token_sha256);
-                match &t.agent_id {
-                    Some(agent) => format!("{}.. {} {agent}", &hex[..8], t.role),
-                    None => format!("{}.. {}", &hex[..8], t.role),
-                }
-            })
-            .collect();
-        format!("[{}]", shown.join("; "))
-    }
-}
-
-fn decode_token(index: usize, spec: &TokenSpec) -> Result<TokenConfig, Rejection> {
-    let at = |field: &str| format!("[{index}].{field}");
-    let Some(hex) = &spec.token_sha256 else {
-        return Err(Rejection {
-            sub_path: at("token_sha256"),
-            problem: "the token entry has no token_sha256".to_owned(),
-            fix: "add token_sha256 = \"<64 hex digits>\": the SHA-256 of the token, \
-                  e.g. from `printf %s TOKEN | sha256sum`"
-                .to_owned(),
-        });
-    };
-    let Some(token_sha256) = parse_sha256_hex(hex.trim()) else {
-        return Err(Rejection {
-            sub_path: at("token_sha256"),
-            problem: format!(
-                "\"{hex}\" is not a SHA-256 digest ({} characters, need 64 hex digits)",
-                hex.len()
-            ),
-            fix: "write the 64 hexadecimal digits of the token's SHA-256, \
-                  e.g. from `printf %s TOKEN | sha256sum`"
-                .to_owned(),
-        });
-    };
-    let Some(role_text) = &spec.role else {
-        return Err(Rejection {
-            sub_path: at("role"),
-            problem: "the token entry has no role".to_owned(),
-            fix: format!("add role = one of {}", quoted_list(TokenRole::NAMES)),
-        });
-    };
-    let Some(role) = TokenRole::parse(role_text) else {
-        return Err(Rejection {
-            sub_path: at("role"),
-            problem: format!("\"{role_text}\" is not a token role"),
-            fix: format!("use one of {}", quoted_list(TokenRole::NAMES)),
-        });
-    };
-    Ok(TokenConfig {
-        token_sha256,
-        agent_id: spec.agent_id.clone(),
-        role,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -555,20 +434,6 @@ mod tests {
     }
 
     #[test]
-    fn token_list_check_names_the_entry() {
-        let value: toml::Value = "[{ token_sha256 = \"ab\", rol = \"agent\" }]"
-            .parse()
-            .expect("valid TOML value");
-        match Kind::TokenList.check(&value) {
-            Err(Mismatch::UnknownTokenKey { sub_path, key }) => {
-                assert_eq!(sub_path, "[0].rol");
-                assert_eq!(key, "rol");
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    #[test]
     fn durations_keep_their_unit() {
         assert_eq!(Millis::decode(&1500), Ok(Duration::from_millis(1500)));
         assert_eq!(Micros::encode(&Duration::from_micros(7)), Some(7));
@@ -576,26 +441,6 @@ mod tests {
         assert_eq!(Minutes::encode(&Duration::from_secs(120)), Some(2));
         assert!(Minutes::decode(&u64::MAX).is_err());
         assert_eq!(Millis::show(&Duration::from_millis(5)), "5 ms");
-    }
-
-    #[test]
-    fn token_decode_reports_the_field() {
-        let bad = TokenSpec {
-            token_sha256: Some("zz".into()),
-            agent_id: None,
-            role: Some("agent".into()),
-        };
-        let err = Tokens::decode(&vec![bad]).unwrap_err();
-        assert_eq!(err.sub_path, "[0].token_sha256");
-        let missing_role = TokenSpec {
-            token_sha256: Some("a".repeat(64)),
-            agent_id: None,
-            role: None,
-        };
-        assert_eq!(
-            Tokens::decode(&vec![missing_role]).unwrap_err().sub_path,
-            "[0].role"
-        );
     }
 
     #[test]

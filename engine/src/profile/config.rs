@@ -4,11 +4,11 @@
 //! another unit (`_us`, `_minutes`). Keys added by mabeam put the unit last in the name.
 
 use super::codec::{
-    Addr, Count, Flag, Format, Int, Micros, Millis, Minutes, OptPath, OptText, Real, Restart,
-    Small, Tokens,
+    Addr, Count, Flag, Format, Int, Micros, Millis, Minutes, OptPath, OptText, Real, Restart, Small,
 };
 use super::schema::settings;
-use super::types::{LogFormat, RestartStrategy, TokenConfig, TokenSpec};
+use super::tokens::{TokenConfig, TokenSpec, Tokens};
+use super::types::{LogFormat, RestartStrategy};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;

@@ -10,7 +10,7 @@ use super::codec::Mismatch;
 use super::error::{Location, ProfileError};
 use super::schema::{self, SectionDef};
 use super::suggest::closest;
-use super::types::TOKEN_KEYS;
+use super::tokens::TOKEN_KEYS;
 use std::collections::BTreeMap;
 use toml::de::{DeTable, DeValue};
 

@@ -183,15 +183,18 @@ pub(crate) fn parse_value(def: &KeyDef, raw: &str) -> Result<toml::Value, (Strin
             Ok(toml::Value::String(s)) => toml::Value::String(s),
             _ => toml::Value::String(raw.to_owned()),
         },
-        _ => raw.parse::<toml::Value>().map_err(|err| {
+        Kind::TokenList => raw.parse::<toml::Value>().map_err(|err| {
             (
                 def.expected(),
                 format!(
-                    "`{raw}` is not a TOML value ({})",
+                    "`{raw}` is not a TOML array ({})",
                     err.message().trim().trim_end_matches('.')
                 ),
             )
         })?,
+        _ => raw
+            .parse::<toml::Value>()
+            .map_err(|_| (def.expected(), format!("`{raw}` is not {}", def.expected())))?,
     };
     match def.check(&value) {
         Ok(()) => Ok(value),

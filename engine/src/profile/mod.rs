@@ -34,8 +34,10 @@ mod document;
 mod env;
 mod error;
 mod load;
+mod rules;
 mod schema;
 mod suggest;
+mod tokens;
 mod types;
 mod validate;
 
@@ -49,7 +51,8 @@ pub use config::{
 pub use env::RESERVED_ENV_VARS;
 pub use error::{Location, Problem, ProfileError};
 pub use load::{LoadedProfile, Setting, Source, load, load_from_process_env};
-pub use types::{LogFormat, RestartStrategy, TokenConfig, TokenRole, TokenSpec};
+pub use tokens::{TokenConfig, TokenRole, TokenSpec};
+pub use types::{LogFormat, RestartStrategy};
 
 /// Every key path of the schema (`core.max_variables`, ...), in declaration order.
 pub fn key_paths() -> impl Iterator<Item = String> {

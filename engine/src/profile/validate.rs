@@ -4,6 +4,7 @@
 //! the engine try to reserve terabytes); lower bounds refuse zero where zero makes no sense.
 
 use super::Config;
+use super::rules;
 use std::fmt::Display;
 use std::time::Duration;
 
@@ -22,17 +23,23 @@ pub(crate) struct Violation {
 
 /// The most agents, variables, bids ... a node preallocates room for.
 pub(crate) const COUNT_MAX: usize = 10_000_000;
-const HOUR_MS: u64 = 3_600_000;
-const DAY_MS: u64 = 24 * HOUR_MS;
-const YEAR_MS: u64 = 365 * DAY_MS;
+pub(crate) const HOUR_MS: u64 = 3_600_000;
+pub(crate) const DAY_MS: u64 = 24 * HOUR_MS;
+pub(crate) const YEAR_MS: u64 = 365 * DAY_MS;
 
 #[derive(Default)]
-struct Checks {
+pub(crate) struct Checks {
     found: Vec<Violation>,
 }
 
 impl Checks {
-    fn fail(&mut self, key: &'static str, value: impl Display, problem: String, fix: String) {
+    pub(crate) fn fail(
+        &mut self,
+        key: &'static str,
+        value: impl Display,
+        problem: String,
+        fix: String,
+    ) {
         self.found.push(Violation {
             key,
             value: value.to_string(),
@@ -42,7 +49,13 @@ impl Checks {
     }
 
     /// `lo <= value <= hi` for counts.
-    fn count<T: Copy + PartialOrd + Display>(&mut self, key: &'static str, value: T, lo: T, hi: T) {
+    pub(crate) fn count<T: Copy + PartialOrd + Display>(
+        &mut self,
+        key: &'static str,
+        value: T,
+        lo: T,
+        hi: T,
+    ) {
         if value < lo || value > hi {
             let problem = if value < lo {
                 format!("must be at least {lo}")
@@ -54,7 +67,13 @@ impl Checks {
     }
 
     /// `lo <= value <= hi` for durations written in `unit`.
-    fn duration(&mut self, key: &'static str, value: Duration, lo: Duration, hi: Duration) {
+    pub(crate) fn duration(
+        &mut self,
+        key: &'static str,
+        value: Duration,
+        lo: Duration,
+        hi: Duration,
+    ) {
         if value < lo || value > hi {
             let (scale, unit) = unit_of(key);
             let show = |d: Duration| d.as_micros() / scale;
@@ -73,7 +92,11 @@ impl Checks {
     }
 
     /// `small <= large` for two durations of the same unit.
-    fn ordered(&mut self, small: (&'static str, Duration), large: (&'static str, Duration)) {
+    pub(crate) fn ordered(
+        &mut self,
+        small: (&'static str, Duration),
+        large: (&'static str, Duration),
+    ) {
         if small.1 > large.1 {
             let (scale, unit) = unit_of(small.0);
             let show = |d: Duration| d.as_micros() / scale;
@@ -101,7 +124,7 @@ fn unit_of(key: &str) -> (u128, &'static str) {
     }
 }
 
-const fn ms(n: u64) -> Duration {
+pub(crate) const fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
@@ -364,205 +387,11 @@ pub(crate) fn violations(config: &Config) -> Vec<Violation> {
         );
     }
 
-    engine_rules(config, &mut c);
-    server_rules(config, &mut c);
-    security_rules(config, &mut c);
-    budget_rules(config, &mut c);
+    rules::engine(config, &mut c);
+    rules::server(config, &mut c);
+    rules::security(config, &mut c);
+    rules::budgets(config, &mut c);
     c.found
-}
-
-fn engine_rules(config: &Config, c: &mut Checks) {
-    let e = &config.engine;
-    c.count("engine.workers", e.workers, 0, 1_024);
-    c.count("engine.shards_per_worker", e.shards_per_worker, 1, 4_096);
-    if e.workers.saturating_mul(e.shards_per_worker) > 65_536 {
-        c.fail(
-            "engine.shards_per_worker",
-            e.shards_per_worker,
-            format!(
-                "workers x shards_per_worker = {} exceeds 65536 shards",
-                e.workers.saturating_mul(e.shards_per_worker)
-            ),
-            "lower engine.shards_per_worker or engine.workers".to_owned(),
-        );
-    }
-    c.count("engine.inbox_depth_max", e.inbox_depth_max, 1, 16_777_216);
-    c.count("engine.batch_max", e.batch_max, 1, 16_777_216);
-    if e.batch_max > e.inbox_depth_max {
-        c.fail(
-            "engine.batch_max",
-            e.batch_max,
-            format!(
-                "must not exceed `engine.inbox_depth_max` = {} (a tick cannot drain more than \
-                 an inbox holds)",
-                e.inbox_depth_max
-            ),
-            "lower batch_max or raise inbox_depth_max".to_owned(),
-        );
-    }
-    c.duration(
-        "engine.tick_budget_us",
-        e.tick_budget_us,
-        Duration::from_micros(1),
-        ms(1_000),
-    );
-    c.duration(
-        "engine.idle_spin_us",
-        e.idle_spin_us,
-        Duration::ZERO,
-        ms(1_000),
-    );
-    c.count("engine.clearing_threads", e.clearing_threads, 0, 1_024);
-}
-
-fn server_rules(config: &Config, c: &mut Checks) {
-    let s = &config.server;
-    if let Some(node) = &s.node_id {
-        let valid = !node.is_empty()
-            && node.len() <= 64
-            && node
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-        if !valid {
-            c.fail(
-                "server.node_id",
-                format!("{node:?}"),
-                "must be 1 to 64 characters of A-Z a-z 0-9 - _ .".to_owned(),
-                "use a short name such as \"mabeam-0\", or remove the key".to_owned(),
-            );
-        }
-    }
-    c.count("server.body_max_bytes", s.body_max_bytes, 1, 67_108_864);
-    c.count(
-        "server.header_max_bytes",
-        s.header_max_bytes,
-        8_192,
-        1_048_576,
-    );
-    c.duration(
-        "server.request_timeout_ms",
-        s.request_timeout_ms,
-        ms(1),
-        ms(HOUR_MS),
-    );
-    c.duration(
-        "server.header_read_timeout_ms",
-        s.header_read_timeout_ms,
-        ms(1),
-        ms(HOUR_MS),
-    );
-    c.ordered(
-        ("server.header_read_timeout_ms", s.header_read_timeout_ms),
-        ("server.request_timeout_ms", s.request_timeout_ms),
-    );
-    c.count(
-        "server.connections_per_core_max",
-        s.connections_per_core_max,
-        1,
-        1_000_000,
-    );
-}
-
-fn security_rules(config: &Config, c: &mut Checks) {
-    let s = &config.security;
-    match (&s.tls_cert_path, &s.tls_key_path) {
-        (Some(cert), None) => c.fail(
-            "security.tls_key_path",
-            "(unset)",
-            format!(
-                "tls_cert_path is set ({}) but tls_key_path is not",
-                cert.display()
-            ),
-            "set both tls_cert_path and tls_key_path, or neither (plain HTTP)".to_owned(),
-        ),
-        (None, Some(key)) => c.fail(
-            "security.tls_cert_path",
-            "(unset)",
-            format!(
-                "tls_key_path is set ({}) but tls_cert_path is not",
-                key.display()
-            ),
-            "set both tls_cert_path and tls_key_path, or neither (plain HTTP)".to_owned(),
-        ),
-        _ => {}
-    }
-    if s.audit_enabled && s.audit_path.is_none() {
-        c.fail(
-            "security.audit_path",
-            "(unset)",
-            "audit_enabled is true but no audit_path is given".to_owned(),
-            "set audit_path to a writable file, or set audit_enabled = false".to_owned(),
-        );
-    }
-    c.count("security.tokens", s.tokens.len(), 0, 10_000);
-    for (index, token) in s.tokens.iter().enumerate() {
-        if s.tokens[..index]
-            .iter()
-            .any(|t| t.token_sha256 == token.token_sha256)
-        {
-            c.fail(
-                "security.tokens",
-                format!("entry {index}"),
-                format!("token entry {index} repeats the token_sha256 of an earlier entry"),
-                "give each token one entry".to_owned(),
-            );
-        }
-    }
-}
-
-fn budget_rules(config: &Config, c: &mut Checks) {
-    let b = &config.budgets;
-    c.duration(
-        "budgets.latency_p50_ms",
-        b.latency_p50_ms,
-        ms(1),
-        ms(HOUR_MS),
-    );
-    c.duration(
-        "budgets.latency_p99_ms",
-        b.latency_p99_ms,
-        ms(1),
-        ms(HOUR_MS),
-    );
-    c.duration(
-        "budgets.latency_p999_ms",
-        b.latency_p999_ms,
-        ms(1),
-        ms(HOUR_MS),
-    );
-    c.ordered(
-        ("budgets.latency_p50_ms", b.latency_p50_ms),
-        ("budgets.latency_p99_ms", b.latency_p99_ms),
-    );
-    c.ordered(
-        ("budgets.latency_p99_ms", b.latency_p99_ms),
-        ("budgets.latency_p999_ms", b.latency_p999_ms),
-    );
-    if !(b.error_rate.is_finite() && (0.0..=1.0).contains(&b.error_rate)) {
-        c.fail(
-            "budgets.error_rate",
-            b.error_rate,
-            "must be a fraction between 0.0 and 1.0".to_owned(),
-            "write a fraction, e.g. 0.001 for 0.1 %".to_owned(),
-        );
-    }
-    c.count("budgets.memory_growth_mb", b.memory_growth_mb, 0, 1_048_576);
-    c.duration(
-        "budgets.gc_pause_p99_ms",
-        b.gc_pause_p99_ms,
-        ms(1),
-        ms(HOUR_MS),
-    );
-    c.duration(
-        "budgets.gc_pause_max_ms",
-        b.gc_pause_max_ms,
-        ms(1),
-        ms(HOUR_MS),
-    );
-    c.ordered(
-        ("budgets.gc_pause_p99_ms", b.gc_pause_p99_ms),
-        ("budgets.gc_pause_max_ms", b.gc_pause_max_ms),
-    );
 }
 
 #[cfg(test)]
