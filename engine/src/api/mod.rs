@@ -1,1 +1,12 @@
-//! The `api` layer.
+//! The embedding API: start an [`Engine`], talk to it through a [`Handle`].
+#![forbid(unsafe_code)]
+
+mod engine;
+mod error;
+mod handle;
+mod pending;
+
+pub use engine::{Engine, EngineBuilder, ShutdownReport};
+pub use error::EngineError;
+pub use handle::Handle;
+pub use pending::Pending;

@@ -145,6 +145,11 @@ impl AgentKinds {
         Self::default()
     }
 
+    /// From now on, refuse agents whose kind has no factory.
+    pub fn clear_fallback(&mut self) {
+        self.fallback = None;
+    }
+
     /// Adds (or replaces) the behaviour of `kind`.
     pub fn insert<F, A>(&mut self, kind: impl Into<String>, factory: F)
     where
