@@ -28,17 +28,15 @@ pub fn decide(spec: &ConsensusSpec) -> Result<ConsensusOutcome, CoordError> {
         let entry = tally.entry(v.choice.as_str()).or_insert((0, i));
         entry.0 += w; // bounded by total, which did not overflow
     }
-    if weighted {
-        if let Some(cap) = spec.max_weight_share {
-            for (i, v) in spec.votes.iter().enumerate() {
-                let w = weight_of(v.weight);
-                if w as f64 > cap * total as f64 {
-                    return Err(CoordError::WeightCapExceeded {
-                        field: format!("consensus.votes[{i}].weight"),
-                        agent_id: v.agent_id.clone(),
-                        cap,
-                    });
-                }
+    if weighted && let Some(cap) = spec.max_weight_share {
+        for (i, v) in spec.votes.iter().enumerate() {
+            let w = weight_of(v.weight);
+            if w as f64 > cap * total as f64 {
+                return Err(CoordError::WeightCapExceeded {
+                    field: format!("consensus.votes[{i}].weight"),
+                    agent_id: v.agent_id.clone(),
+                    cap,
+                });
             }
         }
     }
@@ -61,7 +59,7 @@ pub fn decide(spec: &ConsensusSpec) -> Result<ConsensusOutcome, CoordError> {
             Rule::Unanimous => l == t,
             Rule::Weighted => match spec.threshold {
                 None => 2 * l > t,
-                Some(th) if th == 0.5 => 2 * l > t,
+                Some(0.5) => 2 * l > t,
                 Some(th) => share > th,
             },
         };

@@ -430,13 +430,13 @@ pub fn consensus(c: &ConsensusSpec, limits: &Limits) -> Result<(), CoordError> {
         _ => {}
     }
     if weighted {
-        if let Some(cap) = c.max_weight_share {
-            if !(cap > 0.0 && cap <= 1.0) {
-                return Err(bad(
-                    "consensus.max_weight_share",
-                    "a share of the total weight in (0, 1]",
-                ));
-            }
+        if let Some(cap) = c.max_weight_share
+            && !(cap > 0.0 && cap <= 1.0)
+        {
+            return Err(bad(
+                "consensus.max_weight_share",
+                "a share of the total weight in (0, 1]",
+            ));
         }
     } else {
         deny(

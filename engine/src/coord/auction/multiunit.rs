@@ -86,7 +86,7 @@ fn best_value(auction: &MultiUnitAuction<'_>) -> i128 {
         .iter()
         .map(|b| (b.value(), quantity(b)))
         .collect();
-    by_value.sort_by(|a, b| b.0.cmp(&a.0));
+    by_value.sort_by_key(|v| std::cmp::Reverse(v.0));
     let mut left = auction.units;
     let mut total: i128 = 0;
     for (v, q) in by_value {

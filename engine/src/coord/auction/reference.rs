@@ -12,7 +12,7 @@ pub(crate) fn sealed(
     bids: &[Bid],
 ) -> (Option<String>, Option<Money>) {
     let mut eligible: Vec<&Bid> = bids.iter().filter(|b| b.amount >= reserve).collect();
-    eligible.sort_by(|a, b| b.amount.cmp(&a.amount));
+    eligible.sort_by_key(|b| std::cmp::Reverse(b.amount));
     match eligible.first() {
         None => (None, None),
         Some(w) => {
