@@ -1,0 +1,88 @@
+//! Batch clearing on one named rayon pool.
+//!
+//! Requests are independent, so they are cleared with `par_iter` and collected in input
+//! order: the results are the same as serial clearing at any thread count. This is the one
+//! place in `coord` that owns threads.
+
+use rayon::prelude::*;
+
+use crate::coord::clear::clear;
+use crate::coord::error::CoordError;
+use crate::coord::outcome::CoordinationOutcome;
+use crate::coord::request::CoordinationRequest;
+use crate::coord::validate::Limits;
+
+/// Most threads a clearing pool may have.
+pub const THREADS_MAX: usize = 1024;
+
+/// A rayon pool whose threads are named `mabeam-clear-N`.
+#[derive(Debug)]
+pub struct ClearingPool {
+    pool: rayon::ThreadPool,
+}
+
+impl ClearingPool {
+    /// Starts a pool of `threads` threads (1 ..= 1024).
+    pub fn new(threads: usize) -> Result<ClearingPool, CoordError> {
+        if threads == 0 || threads > THREADS_MAX {
+            return Err(CoordError::InvalidParameter {
+                field: "threads".into(),
+                hint: format!("a clearing pool has 1 to {THREADS_MAX} threads, not {threads}"),
+            });
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("mabeam-clear-{i}"))
+            .build()
+            .map_err(|e| CoordError::Pool {
+                message: e.to_string(),
+            })?;
+        Ok(ClearingPool { pool })
+    }
+
+    /// Threads in the pool.
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+
+    /// Clears every request in parallel; results in input order, identical to
+    /// `reqs.iter().map(|r| clear(r, limits))`.
+    pub fn clear_batch(
+        &self,
+        reqs: &[CoordinationRequest],
+        limits: &Limits,
+    ) -> Vec<Result<CoordinationOutcome, CoordError>> {
+        self.pool
+            .install(|| reqs.par_iter().map(|r| clear(r, limits)).collect())
+    }
+
+    /// Runs `f` on the pool (for embedders that batch their own clearing work).
+    pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        self.pool.install(f)
+    }
+}
+
+/// Clears every request on the calling thread (the serial baseline of `clear_batch`).
+pub fn clear_serial(
+    reqs: &[CoordinationRequest],
+    limits: &Limits,
+) -> Vec<Result<CoordinationOutcome, CoordError>> {
+    reqs.iter().map(|r| clear(r, limits)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_threads_are_named_and_bounded() {
+        let pool = ClearingPool::new(2).unwrap();
+        assert_eq!(pool.threads(), 2);
+        let name = pool.install(|| std::thread::current().name().map(str::to_string));
+        assert!(name.is_some_and(|n| n.starts_with("mabeam-clear-")));
+        assert_eq!(
+            ClearingPool::new(0).unwrap_err().code(),
+            "invalid_parameter"
+        );
+    }
+}

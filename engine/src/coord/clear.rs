@@ -1,0 +1,45 @@
+//! The validated entry point: one request in, one outcome out.
+
+use crate::coord::allocation;
+use crate::coord::auction::{combinatorial, dutch, english, multiunit, sealed};
+use crate::coord::consensus;
+use crate::coord::error::CoordError;
+use crate::coord::market::call;
+use crate::coord::outcome::CoordinationOutcome;
+use crate::coord::request::CoordinationRequest;
+use crate::coord::validate::{self, Limits, ValidAuction};
+
+/// Validates `req` against `limits` and clears it. Pure: same input, same outcome.
+pub fn clear(
+    req: &CoordinationRequest,
+    limits: &Limits,
+) -> Result<CoordinationOutcome, CoordError> {
+    Ok(match req {
+        CoordinationRequest::Auction(spec) => {
+            CoordinationOutcome::Auction(match validate::auction(spec, limits)? {
+                ValidAuction::Sealed(a) => sealed::clear(&a)?,
+                ValidAuction::English(a) => english::clear(&a)?,
+                ValidAuction::Dutch(a) => dutch::clear(&a)?,
+                ValidAuction::MultiUnit(a) => multiunit::clear(&a)?,
+                ValidAuction::Combinatorial(a) => combinatorial::clear(&a)?,
+            })
+        }
+        CoordinationRequest::Market(spec) => {
+            validate::market(spec, limits)?;
+            CoordinationOutcome::Market(call::clear(&spec.orders)?)
+        }
+        CoordinationRequest::Consensus(spec) => {
+            validate::consensus(spec, limits)?;
+            CoordinationOutcome::Consensus(consensus::decide(spec)?)
+        }
+        CoordinationRequest::Allocation(spec) => {
+            validate::allocation(spec, limits)?;
+            CoordinationOutcome::Allocation(allocation::allocate(spec)?)
+        }
+    })
+}
+
+/// Parses a JSON body and clears it: the whole of `POST /api/coordinate` minus HTTP.
+pub fn clear_json(body: &[u8], limits: &Limits) -> Result<CoordinationOutcome, CoordError> {
+    clear(&CoordinationRequest::from_json(body)?, limits)
+}

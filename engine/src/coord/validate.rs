@@ -1,0 +1,521 @@
+//! Validation: the checks every request passes before an algorithm sees it, and the
+//! [`Limits`] they enforce. Each failure names the offending field.
+
+use std::collections::HashSet;
+
+use crate::coord::auction::combinatorial::CombinatorialAuction;
+use crate::coord::auction::dutch::DutchAuction;
+use crate::coord::auction::english::EnglishAuction;
+use crate::coord::auction::multiunit::MultiUnitAuction;
+use crate::coord::auction::sealed::{SealedAuction, SealedPricing};
+use crate::coord::error::CoordError;
+use crate::coord::money::Money;
+use crate::coord::request::{
+    AllocationSpec, AuctionSpec, AuctionType, ConsensusSpec, MarketSpec, Rule, Strategy,
+};
+
+/// Size limits for one-shot coordination; the integrator fills them from the profile's
+/// `[coordination]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Most bids in one auction (`[coordination] bids_per_auction_max`).
+    pub bids_per_auction_max: usize,
+    /// Most orders in one market (`[coordination] orders_per_market_max`).
+    pub orders_per_market_max: usize,
+    /// Most branch-and-bound nodes per combinatorial winner determination
+    /// (`[coordination] combinatorial_node_limit`); past it the result has `optimal: false`.
+    pub combinatorial_node_limit: u64,
+    /// Most items offered in one combinatorial auction.
+    pub items_per_auction_max: usize,
+    /// Most votes in one consensus.
+    pub votes_max: usize,
+    /// Most requests in one allocation.
+    pub allocation_requests_max: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            bids_per_auction_max: 10_000,
+            orders_per_market_max: 100_000,
+            combinatorial_node_limit: 1_000_000,
+            items_per_auction_max: 64,
+            votes_max: 10_000,
+            allocation_requests_max: 10_000,
+        }
+    }
+}
+
+/// Longest id, in characters.
+pub const ID_LEN_MAX: usize = 128;
+
+/// Checks an id: 1-128 characters of `[A-Za-z0-9_.:-]`.
+pub fn check_id(field: &str, id: &str) -> Result<(), CoordError> {
+    let ok = !id.is_empty()
+        && id.len() <= ID_LEN_MAX
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(CoordError::InvalidId {
+            field: field.to_string(),
+            value: id.chars().take(140).collect(),
+        })
+    }
+}
+
+/// Checks that an amount is strictly positive.
+pub fn check_positive(field: &str, amount: Money, hint: &'static str) -> Result<(), CoordError> {
+    if amount.is_positive() {
+        Ok(())
+    } else {
+        Err(CoordError::InvalidAmount {
+            field: field.to_string(),
+            value: amount.to_string(),
+            hint,
+        })
+    }
+}
+
+fn check_non_negative(field: &str, amount: Money) -> Result<(), CoordError> {
+    if amount >= Money::ZERO {
+        Ok(())
+    } else {
+        Err(CoordError::InvalidAmount {
+            field: field.to_string(),
+            value: amount.to_string(),
+            hint: "must not be negative",
+        })
+    }
+}
+
+fn deny<T>(value: &Option<T>, field: &str, hint: &'static str) -> Result<(), CoordError> {
+    match value {
+        Some(_) => Err(CoordError::FieldNotAllowed {
+            field: field.to_string(),
+            hint,
+        }),
+        None => Ok(()),
+    }
+}
+
+fn need<T: Copy>(value: Option<T>, field: &str, hint: &'static str) -> Result<T, CoordError> {
+    value.ok_or_else(|| CoordError::MissingField {
+        field: field.to_string(),
+        hint,
+    })
+}
+
+fn check_count(field: &str, count: usize, max: usize) -> Result<(), CoordError> {
+    if count > max {
+        Err(CoordError::TooMany {
+            field: field.to_string(),
+            count,
+            max,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks that no agent appears twice in `ids` (`list` names the list for the error).
+pub(crate) fn check_unique<'a>(
+    list: &str,
+    ids: impl Iterator<Item = &'a str>,
+) -> Result<(), CoordError> {
+    let mut seen = HashSet::new();
+    for (i, id) in ids.enumerate() {
+        if !seen.insert(id) {
+            return Err(CoordError::DuplicateAgent {
+                field: format!("{list}[{i}].agent_id"),
+                agent_id: id.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A validated auction, ready for its algorithm.
+#[derive(Debug, Clone, Copy)]
+pub enum ValidAuction<'a> {
+    /// First or second price.
+    Sealed(SealedAuction<'a>),
+    /// Ascending clock.
+    English(EnglishAuction<'a>),
+    /// Descending clock.
+    Dutch(DutchAuction<'a>),
+    /// Identical units.
+    MultiUnit(MultiUnitAuction<'a>),
+    /// Bundles.
+    Combinatorial(CombinatorialAuction<'a>),
+}
+
+const NOT_CLOCK: &str = "only english and dutch auctions use a clock";
+const NOT_MULTI: &str = "only multi_unit auctions sell several units";
+const NOT_COMBI: &str = "only combinatorial auctions have items, bundles and a payment rule";
+
+/// Validates an auction against `limits`.
+pub fn auction<'a>(a: &'a AuctionSpec, limits: &Limits) -> Result<ValidAuction<'a>, CoordError> {
+    check_count("auction.bids", a.bids.len(), limits.bids_per_auction_max)?;
+    let kind = a.kind;
+    let combinatorial = kind == AuctionType::Combinatorial;
+    if kind != AuctionType::English && kind != AuctionType::Dutch {
+        deny(&a.start, "auction.start", NOT_CLOCK)?;
+    }
+    if kind != AuctionType::English {
+        deny(
+            &a.increment,
+            "auction.increment",
+            "only english auctions rise by an increment",
+        )?;
+        deny(
+            &a.max_rounds,
+            "auction.max_rounds",
+            "only english auctions have max_rounds",
+        )?;
+    }
+    if kind != AuctionType::Dutch {
+        deny(
+            &a.decrement,
+            "auction.decrement",
+            "only dutch auctions fall by a decrement",
+        )?;
+    }
+    if kind != AuctionType::MultiUnit {
+        deny(&a.units, "auction.units", NOT_MULTI)?;
+        deny(&a.pricing, "auction.pricing", NOT_MULTI)?;
+    }
+    if !combinatorial {
+        deny(&a.items, "auction.items", NOT_COMBI)?;
+        deny(&a.payment, "auction.payment", NOT_COMBI)?;
+    } else {
+        deny(
+            &a.reserve,
+            "auction.reserve",
+            "a combinatorial auction has no reserve; leave out bids below your floor",
+        )?;
+    }
+    let reserve = a.reserve.unwrap_or(Money::ZERO);
+    check_non_negative("auction.reserve", reserve)?;
+    for (i, bid) in a.bids.iter().enumerate() {
+        check_id(&format!("auction.bids[{i}].agent_id"), &bid.agent_id)?;
+        check_positive(
+            &format!("auction.bids[{i}].amount"),
+            bid.amount,
+            "a bid must be a positive amount",
+        )?;
+        if let Some(v) = bid.true_value {
+            check_non_negative(&format!("auction.bids[{i}].true_value"), v)?;
+        }
+        if kind == AuctionType::MultiUnit {
+            if bid.quantity == Some(0) {
+                return Err(CoordError::InvalidQuantity {
+                    field: format!("auction.bids[{i}].quantity"),
+                });
+            }
+        } else {
+            deny(
+                &bid.quantity,
+                &format!("auction.bids[{i}].quantity"),
+                NOT_MULTI,
+            )?;
+        }
+        if combinatorial {
+            let field = format!("auction.bids[{i}].bundle");
+            let bundle = bid
+                .bundle
+                .as_ref()
+                .ok_or_else(|| CoordError::MissingField {
+                    field: field.clone(),
+                    hint: "a combinatorial bid names the items it wants, e.g. {\"cpu\":1}",
+                })?;
+            if bundle.is_empty() {
+                return Err(CoordError::InvalidParameter {
+                    field,
+                    hint: "a bundle needs at least one item".into(),
+                });
+            }
+            let items = a.items.as_ref();
+            for (item, &q) in bundle {
+                if !items.is_some_and(|m| m.contains_key(item)) {
+                    return Err(CoordError::UnknownItem {
+                        field: format!("{field}.{item}"),
+                        item: item.clone(),
+                    });
+                }
+                if q == 0 {
+                    return Err(CoordError::InvalidQuantity {
+                        field: format!("{field}.{item}"),
+                    });
+                }
+            }
+        } else {
+            deny(&bid.bundle, &format!("auction.bids[{i}].bundle"), NOT_COMBI)?;
+        }
+    }
+    if !combinatorial {
+        check_unique("auction.bids", a.bids.iter().map(|b| b.agent_id.as_str()))?;
+    }
+    Ok(match kind {
+        AuctionType::FirstPrice | AuctionType::SecondPrice => {
+            let pricing = if kind == AuctionType::FirstPrice {
+                SealedPricing::FirstPrice
+            } else {
+                SealedPricing::SecondPrice
+            };
+            ValidAuction::Sealed(SealedAuction {
+                pricing,
+                reserve,
+                bids: &a.bids,
+            })
+        }
+        AuctionType::English => {
+            let start = need(
+                a.start,
+                "auction.start",
+                "an english auction needs a starting price",
+            )?;
+            let increment = need(
+                a.increment,
+                "auction.increment",
+                "an english auction needs an increment",
+            )?;
+            check_positive("auction.start", start, "the start price must be positive")?;
+            check_positive(
+                "auction.increment",
+                increment,
+                "the increment must be positive",
+            )?;
+            ValidAuction::English(EnglishAuction {
+                start,
+                increment,
+                reserve,
+                max_rounds: a.max_rounds,
+                bids: &a.bids,
+            })
+        }
+        AuctionType::Dutch => {
+            let start = need(
+                a.start,
+                "auction.start",
+                "a dutch auction needs a starting price",
+            )?;
+            let decrement = need(
+                a.decrement,
+                "auction.decrement",
+                "a dutch auction needs a decrement",
+            )?;
+            check_positive("auction.start", start, "the start price must be positive")?;
+            check_positive(
+                "auction.decrement",
+                decrement,
+                "the decrement must be positive",
+            )?;
+            if reserve > start {
+                return Err(CoordError::InvalidParameter {
+                    field: "auction.reserve".into(),
+                    hint: format!(
+                        "the reserve {reserve} is above the start {start}; the clock would never sell"
+                    ),
+                });
+            }
+            ValidAuction::Dutch(DutchAuction {
+                start,
+                decrement,
+                reserve,
+                bids: &a.bids,
+            })
+        }
+        AuctionType::MultiUnit => {
+            let units = need(
+                a.units,
+                "auction.units",
+                "a multi_unit auction needs the number of units",
+            )?;
+            if units == 0 {
+                return Err(CoordError::InvalidQuantity {
+                    field: "auction.units".into(),
+                });
+            }
+            ValidAuction::MultiUnit(MultiUnitAuction {
+                units,
+                pricing: a.pricing.unwrap_or_default(),
+                reserve,
+                bids: &a.bids,
+            })
+        }
+        AuctionType::Combinatorial => {
+            let items = a.items.as_ref().ok_or(CoordError::MissingField {
+                field: "auction.items".into(),
+                hint: "a combinatorial auction needs its item supply, e.g. {\"cpu\":2}",
+            })?;
+            check_count("auction.items", items.len(), limits.items_per_auction_max)?;
+            for name in items.keys() {
+                check_id(&format!("auction.items.{name}"), name)?;
+            }
+            ValidAuction::Combinatorial(CombinatorialAuction {
+                items,
+                payment: a.payment.unwrap_or_default(),
+                node_limit: limits.combinatorial_node_limit,
+                bids: &a.bids,
+            })
+        }
+    })
+}
+
+/// Validates a call market against `limits`.
+pub fn market(m: &MarketSpec, limits: &Limits) -> Result<(), CoordError> {
+    check_count(
+        "market.orders",
+        m.orders.len(),
+        limits.orders_per_market_max,
+    )?;
+    for (i, o) in m.orders.iter().enumerate() {
+        check_id(&format!("market.orders[{i}].agent_id"), &o.agent_id)?;
+        if o.quantity == 0 {
+            return Err(CoordError::InvalidQuantity {
+                field: format!("market.orders[{i}].quantity"),
+            });
+        }
+        let limit = need(
+            o.limit,
+            &format!("market.orders[{i}].limit"),
+            "a call market needs a limit price on every order",
+        )?;
+        check_positive(
+            &format!("market.orders[{i}].limit"),
+            limit,
+            "a limit must be positive",
+        )?;
+    }
+    Ok(())
+}
+
+/// Validates a vote against `limits`.
+pub fn consensus(c: &ConsensusSpec, limits: &Limits) -> Result<(), CoordError> {
+    check_count("consensus.votes", c.votes.len(), limits.votes_max)?;
+    let weighted = c.rule == Rule::Weighted;
+    let bad = |field: &str, hint: &str| CoordError::InvalidParameter {
+        field: field.to_string(),
+        hint: hint.to_string(),
+    };
+    match (c.rule, c.threshold) {
+        (Rule::Supermajority, None) => {
+            return Err(CoordError::MissingField {
+                field: "consensus.threshold".into(),
+                hint: "a supermajority needs a threshold such as 0.67",
+            });
+        }
+        (Rule::Supermajority, Some(t)) if !(t > 0.5 && t <= 1.0) => {
+            return Err(bad(
+                "consensus.threshold",
+                "a supermajority threshold is above 0.5 and at most 1",
+            ));
+        }
+        (Rule::Weighted, Some(t)) if !(0.5..1.0).contains(&t) => {
+            return Err(bad(
+                "consensus.threshold",
+                "a weighted threshold is in [0.5, 1): the winner needs more than it",
+            ));
+        }
+        (Rule::Majority | Rule::Unanimous, Some(_)) => {
+            deny(
+                &c.threshold,
+                "consensus.threshold",
+                "only supermajority and weighted rules take a threshold",
+            )?;
+        }
+        _ => {}
+    }
+    if weighted {
+        if let Some(cap) = c.max_weight_share
+            && !(cap > 0.0 && cap <= 1.0)
+        {
+            return Err(bad(
+                "consensus.max_weight_share",
+                "a share of the total weight in (0, 1]",
+            ));
+        }
+    } else {
+        deny(
+            &c.max_weight_share,
+            "consensus.max_weight_share",
+            "only the weighted rule caps weights",
+        )?;
+    }
+    for (i, v) in c.votes.iter().enumerate() {
+        check_id(&format!("consensus.votes[{i}].agent_id"), &v.agent_id)?;
+        if v.choice.is_empty() || v.choice.chars().count() > ID_LEN_MAX {
+            return Err(bad(
+                &format!("consensus.votes[{i}].choice"),
+                "a choice is 1-128 characters",
+            ));
+        }
+        if weighted {
+            if v.weight == Some(0) {
+                return Err(bad(
+                    &format!("consensus.votes[{i}].weight"),
+                    "a weight is a positive integer",
+                ));
+            }
+        } else {
+            deny(
+                &v.weight,
+                &format!("consensus.votes[{i}].weight"),
+                "only the weighted rule uses weights",
+            )?;
+        }
+    }
+    check_unique(
+        "consensus.votes",
+        c.votes.iter().map(|v| v.agent_id.as_str()),
+    )
+}
+
+/// Validates an allocation against `limits`.
+pub fn allocation(a: &AllocationSpec, limits: &Limits) -> Result<(), CoordError> {
+    check_count(
+        "allocation.requests",
+        a.requests.len(),
+        limits.allocation_requests_max,
+    )?;
+    for (i, r) in a.requests.iter().enumerate() {
+        check_id(&format!("allocation.requests[{i}].agent_id"), &r.agent_id)?;
+        if r.quantity == 0 {
+            return Err(CoordError::InvalidQuantity {
+                field: format!("allocation.requests[{i}].quantity"),
+            });
+        }
+        if a.strategy != Strategy::Priority {
+            deny(
+                &r.priority,
+                &format!("allocation.requests[{i}].priority"),
+                "only the priority strategy uses priorities",
+            )?;
+        }
+    }
+    check_unique(
+        "allocation.requests",
+        a.requests.iter().map(|r| r.agent_id.as_str()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert!(check_id("f", "agent-1.a:b_c").is_ok());
+        assert!(check_id("f", &"x".repeat(128)).is_ok());
+        for bad in ["", "a b", "é", &"x".repeat(129), "a/b"] {
+            let e = check_id("auction.bids[0].agent_id", bad).unwrap_err();
+            assert_eq!(
+                (e.code(), e.field()),
+                ("invalid_id", Some("auction.bids[0].agent_id"))
+            );
+        }
+    }
+}
