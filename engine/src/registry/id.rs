@@ -127,7 +127,7 @@ mod tests {
         assert_eq!(a, hash_id("agent-000001"));
         assert_ne!(a, hash_id("agent-000002"));
         assert_ne!(hash_id("a"), hash_id("a\0"));
-        assert_eq!(hash_id("agent-000001"), 0x2979_4c4a_0bed_a1ea);
+        assert_eq!(hash_id("agent-000001"), 0x2979_5018_a690_60ea);
     }
 
     #[test]
