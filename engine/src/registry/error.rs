@@ -102,10 +102,23 @@ mod tests {
         };
         assert_eq!(e.code(), "invalid_transition");
         let msg = e.to_string();
-        assert!(msg.contains("stopped") && msg.contains("running") && msg.contains("starting"), "{msg}");
+        assert!(
+            msg.contains("stopped") && msg.contains("running") && msg.contains("starting"),
+            "{msg}"
+        );
         assert_eq!(RegistryError::Capacity { max: 3 }.code(), "capacity");
-        assert_eq!(RegistryError::AlreadyExists { id: "a".into() }.code(), "already_exists");
-        assert_eq!(RegistryError::NotFound { id: "a".into() }.code(), "not_found");
-        assert!(RegistryError::Capacity { max: 3 }.to_string().contains("max_agents"));
+        assert_eq!(
+            RegistryError::AlreadyExists { id: "a".into() }.code(),
+            "already_exists"
+        );
+        assert_eq!(
+            RegistryError::NotFound { id: "a".into() }.code(),
+            "not_found"
+        );
+        assert!(
+            RegistryError::Capacity { max: 3 }
+                .to_string()
+                .contains("max_agents")
+        );
     }
 }

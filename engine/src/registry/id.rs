@@ -48,7 +48,10 @@ pub(crate) fn check_name(name: &str) -> Result<(), String> {
             name.len()
         ));
     }
-    if let Some(c) = name.chars().find(|c| !c.is_ascii() || !is_name_char(*c as u8)) {
+    if let Some(c) = name
+        .chars()
+        .find(|c| !c.is_ascii() || !is_name_char(*c as u8))
+    {
         return Err(format!(
             "it contains {c:?}; only [A-Za-z0-9_.:-] are allowed"
         ));
@@ -141,7 +144,10 @@ mod tests {
             }
             let expected = 10_000 / shards;
             for c in counts {
-                assert!(c > expected * 8 / 10 && c < expected * 12 / 10, "{c} vs {expected}");
+                assert!(
+                    c > expected * 8 / 10 && c < expected * 12 / 10,
+                    "{c} vs {expected}"
+                );
             }
         }
     }

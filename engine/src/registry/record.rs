@@ -220,13 +220,33 @@ mod tests {
     #[test]
     fn pack_round_trip() {
         for r in [
-            AgentRef { shard: 0, slot: 0, generation: 1 },
-            AgentRef { shard: 1023, slot: (SLOTS_MAX - 1) as u32, generation: GENERATION_MAX },
-            AgentRef { shard: 7, slot: 12345, generation: 99 },
+            AgentRef {
+                shard: 0,
+                slot: 0,
+                generation: 1,
+            },
+            AgentRef {
+                shard: 1023,
+                slot: (SLOTS_MAX - 1) as u32,
+                generation: GENERATION_MAX,
+            },
+            AgentRef {
+                shard: 7,
+                slot: 12345,
+                generation: 99,
+            },
         ] {
             assert_eq!(AgentRef::unpack(r.pack()), r);
         }
-        assert_eq!(AgentRef { shard: 1, slot: 2, generation: 3 }.to_string(), "1/2@3");
+        assert_eq!(
+            AgentRef {
+                shard: 1,
+                slot: 2,
+                generation: 3
+            }
+            .to_string(),
+            "1/2@3"
+        );
     }
 
     #[test]
@@ -234,7 +254,11 @@ mod tests {
         let spec = AgentSpec::new("a1", "worker").with_capability("nlp");
         let rec = AgentRecord::new(
             Arc::new(spec),
-            AgentRef { shard: 0, slot: 3, generation: 2 },
+            AgentRef {
+                shard: 0,
+                slot: 3,
+                generation: 2,
+            },
             1000,
         );
         let v = serde_json::to_value(&rec).unwrap();
@@ -251,7 +275,11 @@ mod tests {
     fn filters() {
         let mut rec = AgentRecord::new(
             Arc::new(AgentSpec::new("a", "worker").with_capability("nlp")),
-            AgentRef { shard: 0, slot: 0, generation: 1 },
+            AgentRef {
+                shard: 0,
+                slot: 0,
+                generation: 1,
+            },
             0,
         );
         rec.state = AgentState::Running;

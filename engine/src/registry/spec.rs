@@ -158,13 +158,19 @@ impl AgentSpec {
         if sup.max_seconds == 0 || sup.max_seconds > MAX_SECONDS_MAX {
             return Err(invalid(
                 "supervision.max_seconds",
-                format!("{} is out of range; use 1 to {MAX_SECONDS_MAX}", sup.max_seconds),
+                format!(
+                    "{} is out of range; use 1 to {MAX_SECONDS_MAX}",
+                    sup.max_seconds
+                ),
             ));
         }
         if sup.max_restarts > MAX_RESTARTS_MAX {
             return Err(invalid(
                 "supervision.max_restarts",
-                format!("{} is too many; use at most {MAX_RESTARTS_MAX}", sup.max_restarts),
+                format!(
+                    "{} is too many; use at most {MAX_RESTARTS_MAX}",
+                    sup.max_restarts
+                ),
             ));
         }
         if self.metadata.len() > METADATA_ENTRIES_MAX {
@@ -198,8 +204,7 @@ mod tests {
 
     #[test]
     fn json_body_with_defaults() {
-        let spec: AgentSpec =
-            serde_json::from_str(r#"{"id":"a1","kind":"worker"}"#).unwrap();
+        let spec: AgentSpec = serde_json::from_str(r#"{"id":"a1","kind":"worker"}"#).unwrap();
         assert_eq!(spec, AgentSpec::new("a1", "worker"));
         assert!(spec.validate().is_ok());
         let spec: AgentSpec = serde_json::from_str(
@@ -232,7 +237,11 @@ mod tests {
         };
         assert_eq!(field(AgentSpec::new("a", "bad kind")), "kind");
         assert_eq!(
-            field(AgentSpec::new("a", "k").with_capability("x").with_capability("x")),
+            field(
+                AgentSpec::new("a", "k")
+                    .with_capability("x")
+                    .with_capability("x")
+            ),
             "capabilities[1]"
         );
         let mut s = AgentSpec::new("a", "k");

@@ -146,7 +146,10 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", s.as_str()));
             assert_eq!(serde_json::from_str::<AgentState>(&json).unwrap(), s);
         }
-        assert_eq!(serde_json::to_string(&Health::Healthy).unwrap(), "\"healthy\"");
+        assert_eq!(
+            serde_json::to_string(&Health::Healthy).unwrap(),
+            "\"healthy\""
+        );
         assert_eq!(Health::default(), Health::Unknown);
     }
 }

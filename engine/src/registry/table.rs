@@ -177,7 +177,10 @@ impl Registry {
         let guard = pin();
         let mut out = Vec::new();
         for shard in self.inner.shards.iter() {
-            let used = shard.high_water.load(Ordering::Acquire).min(shard.slots.len());
+            let used = shard
+                .high_water
+                .load(Ordering::Acquire)
+                .min(shard.slots.len());
             for slot in &shard.slots[..used] {
                 if let Some(rec) = slot.load(&guard)
                     && rec.matches(filter)

@@ -13,8 +13,14 @@ fn register(reg: &Registry, ws: &mut [ShardWriter], id: &str) -> Result<AgentRef
 
 #[test]
 fn config_limits() {
-    assert!(matches!(Registry::new(0, 10), Err(RegistryError::InvalidConfig { .. })));
-    assert!(matches!(Registry::new(1, 0), Err(RegistryError::InvalidConfig { .. })));
+    assert!(matches!(
+        Registry::new(0, 10),
+        Err(RegistryError::InvalidConfig { .. })
+    ));
+    assert!(matches!(
+        Registry::new(1, 0),
+        Err(RegistryError::InvalidConfig { .. })
+    ));
     assert!(Registry::new(SHARDS_MAX + 1, 10).is_err());
     assert!(Registry::new(1, SLOTS_MAX + 1).is_err());
     let (reg, ws) = setup(3, 10);
@@ -68,8 +74,22 @@ fn stale_ref_never_reaches_reused_slot() {
     let b2 = register(&reg, &mut ws, "b").unwrap();
     assert!(reg.get_ref(b).is_none());
     assert_eq!(reg.get_ref(b2).unwrap().id(), "b");
-    assert!(reg.get_ref(AgentRef { shard: 9, slot: 0, generation: 1 }).is_none());
-    assert!(reg.get_ref(AgentRef { shard: 0, slot: 999, generation: 1 }).is_none());
+    assert!(
+        reg.get_ref(AgentRef {
+            shard: 9,
+            slot: 0,
+            generation: 1
+        })
+        .is_none()
+    );
+    assert!(
+        reg.get_ref(AgentRef {
+            shard: 0,
+            slot: 999,
+            generation: 1
+        })
+        .is_none()
+    );
 }
 
 #[test]
@@ -115,15 +135,22 @@ fn skewed_keys_fill_one_shard_to_the_total_limit() {
 fn wrong_shard_is_refused() {
     let (reg, mut ws) = setup(2, 10);
     let other = 1 - reg.shard_of("a1");
-    let err = ws[other].register(AgentSpec::new("a1", "w"), 0).unwrap_err();
+    let err = ws[other]
+        .register(AgentSpec::new("a1", "w"), 0)
+        .unwrap_err();
     assert_eq!(err.code(), "wrong_shard");
-    assert!(matches!(ws[other].deregister("a1"), Err(RegistryError::WrongShard { .. })));
+    assert!(matches!(
+        ws[other].deregister("a1"),
+        Err(RegistryError::WrongShard { .. })
+    ));
 }
 
 #[test]
 fn invalid_specs_are_refused_before_anything_changes() {
     let (reg, mut ws) = setup(1, 10);
-    let err = ws[0].register(AgentSpec::new("bad id", "w"), 0).unwrap_err();
+    let err = ws[0]
+        .register(AgentSpec::new("bad id", "w"), 0)
+        .unwrap_err();
     assert_eq!(err.code(), "invalid_agent");
     let err = ws[0].register(AgentSpec::new("ok", ""), 0).unwrap_err();
     assert_eq!(err.code(), "invalid_agent");
@@ -144,19 +171,36 @@ fn lifecycle_and_counters() {
             to: AgentState::Running
         }
     );
-    assert_eq!(reg.get("a").unwrap().updated_at_ms, 0, "a refused transition changes nothing");
-    for (t, s) in [AgentState::Starting, AgentState::Running, AgentState::Failed]
-        .into_iter()
-        .enumerate()
+    assert_eq!(
+        reg.get("a").unwrap().updated_at_ms,
+        0,
+        "a refused transition changes nothing"
+    );
+    for (t, s) in [
+        AgentState::Starting,
+        AgentState::Running,
+        AgentState::Failed,
+    ]
+    .into_iter()
+    .enumerate()
     {
         assert_eq!(w.transition("a", s, t as u64 + 1).unwrap().state, s);
     }
     assert_eq!(w.record_failure("a", 7).unwrap().failures, 1);
     assert_eq!(w.record_restart("a", 8).unwrap().restarts, 1);
-    assert_eq!(w.set_health("a", Health::Degraded).unwrap().health, Health::Degraded);
+    assert_eq!(
+        w.set_health("a", Health::Degraded).unwrap().health,
+        Health::Degraded
+    );
     let rec = reg.get("a").unwrap();
     assert_eq!(
-        (rec.state, rec.failures, rec.restarts, rec.health, rec.updated_at_ms),
+        (
+            rec.state,
+            rec.failures,
+            rec.restarts,
+            rec.health,
+            rec.updated_at_ms
+        ),
         (AgentState::Failed, 1, 1, Health::Degraded, 8)
     );
     assert!(matches!(
@@ -183,15 +227,26 @@ fn update_is_checked() {
     let rec = reg.get("a").unwrap();
     assert_eq!(rec.restarts, 5);
     assert_eq!(rec.spec.metadata["zone"], "eu");
-    let bad_id = w.update("a", |r| std::sync::Arc::make_mut(&mut r.spec).id = "b".into());
+    let bad_id = w.update("a", |r| {
+        std::sync::Arc::make_mut(&mut r.spec).id = "b".into()
+    });
     assert!(matches!(bad_id, Err(RegistryError::InvalidSpec { .. })));
-    let bad_kind = w.update("a", |r| std::sync::Arc::make_mut(&mut r.spec).kind = "no way".into());
+    let bad_kind = w.update("a", |r| {
+        std::sync::Arc::make_mut(&mut r.spec).kind = "no way".into()
+    });
     assert!(matches!(bad_kind, Err(RegistryError::InvalidSpec { .. })));
     let bad_state = w.update("a", |r| r.state = AgentState::Running);
-    assert!(matches!(bad_state, Err(RegistryError::InvalidTransition { .. })));
+    assert!(matches!(
+        bad_state,
+        Err(RegistryError::InvalidTransition { .. })
+    ));
     let bad_ref = w.update("a", |r| r.agent_ref.generation += 1);
     assert!(bad_ref.is_err());
-    assert_eq!(reg.get("a").unwrap(), rec, "refused updates publish nothing");
+    assert_eq!(
+        reg.get("a").unwrap(),
+        rec,
+        "refused updates publish nothing"
+    );
 }
 
 #[test]
@@ -216,7 +271,9 @@ fn list_filters_and_sorts() {
     };
     let ids: Vec<String> = reg.list(&f).iter().map(|r| r.id().to_owned()).collect();
     assert_eq!(ids, ["a00", "a06", "a12", "a18", "a24"]);
-    ws[reg.shard_of("a06")].transition("a06", AgentState::Starting, 1).unwrap();
+    ws[reg.shard_of("a06")]
+        .transition("a06", AgentState::Starting, 1)
+        .unwrap();
     let starting = AgentFilter {
         state: Some(AgentState::Starting),
         ..AgentFilter::default()
@@ -232,7 +289,9 @@ fn churn_keeps_index_small_and_backlog_drains() {
         if reg.contains(&id) {
             ws[0].deregister(&id).unwrap();
         } else if reg.count() < 8 {
-            ws[0].register(AgentSpec::new(id.as_str(), "w"), round).unwrap();
+            ws[0]
+                .register(AgentSpec::new(id.as_str(), "w"), round)
+                .unwrap();
             ws[0].transition(&id, AgentState::Starting, round).unwrap();
         }
     }

@@ -138,7 +138,11 @@ impl ShardWriter {
         let record = AgentRecord::new(Arc::new(spec), agent_ref, now_ms);
         let shard = self.shard_ref();
         // Publish the record first, then the index entry that leads readers to it.
-        shard.slots[slot as usize].replace(Some(Box::new(record)), &guard, &self.registry.inner.backlog);
+        shard.slots[slot as usize].replace(
+            Some(Box::new(record)),
+            &guard,
+            &self.registry.inner.backlog,
+        );
         if shard.high_water.load(Ordering::Relaxed) <= slot as usize {
             shard.high_water.store(slot as usize + 1, Ordering::Release);
         }

@@ -203,7 +203,8 @@ impl NameIndex {
         }
         // The swap inside `replace` is a Release: the bucket stores above are visible to
         // any reader that loads the new table.
-        self.table.replace(Some(Box::new(fresh)), guard, &self.backlog);
+        self.table
+            .replace(Some(Box::new(fresh)), guard, &self.backlog);
         self.tombstones.store(0, Ordering::Relaxed);
     }
 }
