@@ -1,0 +1,221 @@
+//! The shared, read-only side of the registry: [`Registry`].
+
+use std::sync::Arc;
+
+use super::error::RegistryError;
+use super::id::{hash_id, shard_for_hash};
+use super::record::{AgentFilter, AgentRecord, AgentRef, SHARDS_MAX, SLOTS_MAX};
+use super::writer::ShardWriter;
+use crate::sync::epoch::{Backlog, EpochBox, Guard, pin};
+use crate::sync::index::NameIndex;
+use crate::sync::primitive::{AtomicUsize, CachePadded, Ordering};
+
+/// One shard's published state: written only by its [`ShardWriter`], read by anyone.
+pub(crate) struct Shard {
+    /// Preallocated slots; each holds the current record of one agent, or nothing.
+    pub(crate) slots: Box<[EpochBox<AgentRecord>]>,
+    /// Id hash -> slot.
+    pub(crate) index: NameIndex,
+    /// Agents published in this shard.
+    pub(crate) live: CachePadded<AtomicUsize>,
+    /// Slots at or beyond this index have never been used (bounds `list` scans).
+    pub(crate) high_water: CachePadded<AtomicUsize>,
+}
+
+impl Shard {
+    /// The record of `id` (whose hash is `hash`), if it is in this shard.
+    #[inline]
+    pub(crate) fn find<'g>(
+        &'g self,
+        id: &str,
+        hash: u64,
+        guard: &'g Guard,
+    ) -> Option<(u32, &'g AgentRecord)> {
+        let mut found = None;
+        let slot = self.index.find(hash, guard, |slot| {
+            match self.slots.get(slot as usize).and_then(|s| s.load(guard)) {
+                Some(rec) if rec.spec.id == id => {
+                    found = Some(rec);
+                    true
+                }
+                _ => false,
+            }
+        })?;
+        found.map(|rec| (slot, rec))
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) shards: Box<[Shard]>,
+    /// Agents registered or being registered, all shards (the capacity reservation).
+    pub(crate) reserved: CachePadded<AtomicUsize>,
+    pub(crate) max_agents: usize,
+    pub(crate) backlog: Backlog,
+}
+
+/// The agent registry, as seen by readers: a cheap handle (`Clone + Send + Sync`) that any
+/// thread may use to look agents up. Lookups and listings take no lock and never block;
+/// each shard is written only by its [`ShardWriter`].
+#[derive(Clone)]
+pub struct Registry {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Registry {
+    /// A registry of `shards` shards holding at most `max_agents` agents in total, and its
+    /// writers (one per shard, in shard order; hand each to the thread that owns it).
+    ///
+    /// Every shard preallocates `max_agents` slots (a pointer each), so however the ids
+    /// hash, registration is refused only at the total limit.
+    pub fn new(
+        shards: usize,
+        max_agents: usize,
+    ) -> Result<(Registry, Vec<ShardWriter>), RegistryError> {
+        if shards == 0 || shards > SHARDS_MAX {
+            return Err(RegistryError::InvalidConfig {
+                reason: format!("{shards} shards asked for; use 1 to {SHARDS_MAX}"),
+            });
+        }
+        if max_agents == 0 || max_agents > SLOTS_MAX {
+            return Err(RegistryError::InvalidConfig {
+                reason: format!("max_agents is {max_agents}; use 1 to {SLOTS_MAX}"),
+            });
+        }
+        let backlog = Backlog::new();
+        let per_shard = max_agents.div_ceil(shards);
+        let shards_vec: Box<[Shard]> = (0..shards)
+            .map(|_| Shard {
+                slots: (0..max_agents).map(|_| EpochBox::empty()).collect(),
+                index: NameIndex::new(per_shard, backlog.clone()),
+                live: CachePadded::new(AtomicUsize::new(0)),
+                high_water: CachePadded::new(AtomicUsize::new(0)),
+            })
+            .collect();
+        let registry = Registry {
+            inner: Arc::new(Inner {
+                shards: shards_vec,
+                reserved: CachePadded::new(AtomicUsize::new(0)),
+                max_agents,
+                backlog,
+            }),
+        };
+        let writers = (0..shards)
+            .map(|shard| ShardWriter::new(registry.clone(), shard))
+            .collect();
+        Ok((registry, writers))
+    }
+
+    /// The number of shards.
+    pub fn shards(&self) -> usize {
+        self.inner.shards.len()
+    }
+
+    /// The total agent limit.
+    pub fn max_agents(&self) -> usize {
+        self.inner.max_agents
+    }
+
+    /// The shard that owns `id`: [`super::shard_of`]`(id, self.shards())`. Route every
+    /// write for `id` to that shard's writer.
+    pub fn shard_of(&self, id: &str) -> usize {
+        shard_for_hash(hash_id(id), self.shards())
+    }
+
+    #[inline]
+    fn find<'g>(&'g self, id: &str, guard: &'g Guard) -> Option<&'g AgentRecord> {
+        let hash = hash_id(id);
+        let shard = &self.inner.shards[shard_for_hash(hash, self.inner.shards.len())];
+        shard.find(id, hash, guard).map(|(_, rec)| rec)
+    }
+
+    #[inline]
+    fn find_ref<'g>(&'g self, agent_ref: AgentRef, guard: &'g Guard) -> Option<&'g AgentRecord> {
+        let shard = self.inner.shards.get(usize::from(agent_ref.shard))?;
+        let rec = shard.slots.get(agent_ref.slot as usize)?.load(guard)?;
+        (rec.agent_ref == agent_ref).then_some(rec)
+    }
+
+    /// A copy of the agent's record (cheap: the spec is shared).
+    pub fn get(&self, id: &str) -> Option<AgentRecord> {
+        self.with(id, AgentRecord::clone)
+    }
+
+    /// Runs `f` on the agent's current record without copying or allocating.
+    /// Keep `f` short: memory retired meanwhile is not freed until it returns.
+    #[inline]
+    pub fn with<R>(&self, id: &str, f: impl FnOnce(&AgentRecord) -> R) -> Option<R> {
+        let guard = pin();
+        self.find(id, &guard).map(f)
+    }
+
+    /// A copy of the record this handle was issued for, or `None` if that registration is
+    /// gone (even if the slot now holds another agent).
+    pub fn get_ref(&self, agent_ref: AgentRef) -> Option<AgentRecord> {
+        self.with_ref(agent_ref, AgentRecord::clone)
+    }
+
+    /// [`Registry::with`] by handle; `None` for a stale handle.
+    #[inline]
+    pub fn with_ref<R>(&self, agent_ref: AgentRef, f: impl FnOnce(&AgentRecord) -> R) -> Option<R> {
+        let guard = pin();
+        self.find_ref(agent_ref, &guard).map(f)
+    }
+
+    /// The handle of the agent's current registration.
+    pub fn resolve(&self, id: &str) -> Option<AgentRef> {
+        self.with(id, |rec| rec.agent_ref)
+    }
+
+    /// Whether an agent with this id is registered.
+    pub fn contains(&self, id: &str) -> bool {
+        self.with(id, |_| ()).is_some()
+    }
+
+    /// The records that pass `filter`, sorted by id. Each record is consistent; the list is
+    /// a scan, not a snapshot: agents registered or removed meanwhile may or may not appear.
+    pub fn list(&self, filter: &AgentFilter) -> Vec<AgentRecord> {
+        let guard = pin();
+        let mut out = Vec::new();
+        for shard in self.inner.shards.iter() {
+            let used = shard
+                .high_water
+                .load(Ordering::Acquire)
+                .min(shard.slots.len());
+            for slot in &shard.slots[..used] {
+                if let Some(rec) = slot.load(&guard)
+                    && rec.matches(filter)
+                {
+                    out.push(rec.clone());
+                }
+            }
+        }
+        drop(guard);
+        out.sort_unstable_by(|a, b| a.spec.id.cmp(&b.spec.id));
+        out
+    }
+
+    /// Agents registered now (all shards).
+    pub fn count(&self) -> usize {
+        self.inner
+            .shards
+            .iter()
+            .map(|s| s.live.load(Ordering::Acquire))
+            .sum()
+    }
+
+    /// Records (and index tables) retired by writers but not yet freed. It rises with
+    /// write traffic and must drain when writers go idle and flush.
+    pub fn retired_backlog(&self) -> usize {
+        self.inner.backlog.get()
+    }
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("shards", &self.shards())
+            .field("max_agents", &self.max_agents())
+            .field("count", &self.count())
+            .finish()
+    }
+}

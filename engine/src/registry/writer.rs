@@ -1,0 +1,313 @@
+//! The writing side of one shard: [`ShardWriter`].
+
+use std::sync::Arc;
+
+use super::error::RegistryError;
+use super::id::{hash_id, shard_for_hash, truncate};
+use super::record::{AgentRecord, AgentRef, GENERATION_MAX};
+use super::spec::AgentSpec;
+use super::state::{AgentState, Health};
+use super::table::{Registry, Shard};
+use crate::sync::epoch::{Guard, pin};
+use crate::sync::primitive::Ordering;
+
+/// The only writer of one shard. `Send` but not `Clone`: hand it to the worker thread
+/// that owns the shard; every write takes `&mut self`, so writes to a shard are serialised
+/// by construction. A write replaces the agent's published record wholesale (readers see
+/// the old or the new record, never a mix) and retires the old one.
+pub struct ShardWriter {
+    registry: Registry,
+    shard: usize,
+    /// Generation last issued per slot ever used (index = slot).
+    generations: Vec<u32>,
+    /// Slots used before and free now (reused last-in first-out).
+    free: Vec<u32>,
+}
+
+impl ShardWriter {
+    pub(crate) fn new(registry: Registry, shard: usize) -> Self {
+        let slots = registry.inner.shards[shard].slots.len();
+        Self {
+            registry,
+            shard,
+            generations: Vec::with_capacity(slots),
+            free: Vec::with_capacity(slots),
+        }
+    }
+
+    /// The shard this writer owns.
+    pub fn shard(&self) -> usize {
+        self.shard
+    }
+
+    /// The registry this writer belongs to (for reads).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Agents registered in this shard.
+    pub fn len(&self) -> usize {
+        self.shard_ref().live.load(Ordering::Relaxed)
+    }
+
+    /// Whether this shard holds no agent.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn shard_ref(&self) -> &Shard {
+        &self.registry.inner.shards[self.shard]
+    }
+
+    /// The hash of `id`, or `WrongShard` if another shard owns it.
+    fn owned_hash(&self, id: &str) -> Result<u64, RegistryError> {
+        let hash = hash_id(id);
+        let owner = shard_for_hash(hash, self.registry.shards());
+        if owner != self.shard {
+            return Err(RegistryError::WrongShard {
+                id: truncate(id),
+                shard: self.shard,
+                owner,
+            });
+        }
+        Ok(hash)
+    }
+
+    fn reserve(&self) -> Result<(), RegistryError> {
+        let inner = &self.registry.inner;
+        let mut current = inner.reserved.load(Ordering::Relaxed);
+        loop {
+            if current >= inner.max_agents {
+                return Err(RegistryError::Capacity {
+                    max: inner.max_agents,
+                });
+            }
+            match inner.reserved.compare_exchange_weak(
+                current,
+                current + 1,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(seen) => current = seen,
+            }
+        }
+    }
+
+    fn unreserve(&self) {
+        self.registry.inner.reserved.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Registers an agent (state `registered`, health `unknown`) and returns its handle.
+    ///
+    /// Errors, in the order checked: `InvalidId`/`InvalidSpec`, `WrongShard` (the id
+    /// belongs to another shard), `AlreadyExists`, `Capacity` (nothing else is disturbed).
+    pub fn register(&mut self, spec: AgentSpec, now_ms: u64) -> Result<AgentRef, RegistryError> {
+        spec.validate()?;
+        let hash = self.owned_hash(&spec.id)?;
+        let guard = pin();
+        if self.shard_ref().find(&spec.id, hash, &guard).is_some() {
+            return Err(RegistryError::AlreadyExists { id: spec.id });
+        }
+        self.reserve()?;
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None if self.generations.len() < self.shard_ref().slots.len() => {
+                self.generations.push(0);
+                (self.generations.len() - 1) as u32
+            }
+            None => {
+                // Unreachable while the reservation holds (every shard has max_agents
+                // slots), but refuse rather than trust it.
+                self.unreserve();
+                return Err(RegistryError::Capacity {
+                    max: self.registry.max_agents(),
+                });
+            }
+        };
+        let generation = match self.generations[slot as usize] {
+            g if g >= GENERATION_MAX => 1,
+            g => g + 1,
+        };
+        self.generations[slot as usize] = generation;
+        let agent_ref = AgentRef {
+            shard: self.shard as u16,
+            slot,
+            generation,
+        };
+        let record = AgentRecord::new(Arc::new(spec), agent_ref, now_ms);
+        let shard = self.shard_ref();
+        // Publish the record first, then the index entry that leads readers to it.
+        shard.slots[slot as usize].replace(
+            Some(Box::new(record)),
+            &guard,
+            &self.registry.inner.backlog,
+        );
+        if shard.high_water.load(Ordering::Relaxed) <= slot as usize {
+            shard.high_water.store(slot as usize + 1, Ordering::Release);
+        }
+        shard.index.insert(hash, slot, &guard);
+        shard.live.fetch_add(1, Ordering::Release);
+        Ok(agent_ref)
+    }
+
+    /// Removes an agent (in any state) and returns its last record. Its handle goes stale.
+    pub fn deregister(&mut self, id: &str) -> Result<AgentRecord, RegistryError> {
+        let hash = self.owned_hash(id)?;
+        let guard = pin();
+        let shard = self.shard_ref();
+        let Some((slot, _)) = shard.find(id, hash, &guard) else {
+            return Err(RegistryError::NotFound { id: truncate(id) });
+        };
+        // Unlink the index entry first, then empty the slot.
+        shard.index.remove(hash, slot, &guard);
+        let old = shard.slots[slot as usize]
+            .replace(None, &guard, &self.registry.inner.backlog)
+            .cloned();
+        shard.live.fetch_sub(1, Ordering::Release);
+        self.free.push(slot);
+        self.unreserve();
+        old.ok_or_else(|| RegistryError::NotFound { id: truncate(id) })
+    }
+
+    /// Moves an agent to `to` if its lifecycle allows it; returns the new record.
+    pub fn transition(
+        &mut self,
+        id: &str,
+        to: AgentState,
+        now_ms: u64,
+    ) -> Result<AgentRecord, RegistryError> {
+        self.replace_with(id, |cur| {
+            if !cur.state.can_transition_to(to) {
+                return Err(RegistryError::InvalidTransition {
+                    id: cur.spec.id.clone(),
+                    from: cur.state,
+                    to,
+                });
+            }
+            let mut next = cur.clone();
+            next.state = to;
+            next.updated_at_ms = now_ms;
+            Ok(next)
+        })
+    }
+
+    /// Sets the agent's health; returns the new record.
+    pub fn set_health(&mut self, id: &str, health: Health) -> Result<AgentRecord, RegistryError> {
+        self.replace_with(id, |cur| {
+            let mut next = cur.clone();
+            next.health = health;
+            Ok(next)
+        })
+    }
+
+    /// Counts one failure (saturating); returns the new record.
+    pub fn record_failure(&mut self, id: &str, now_ms: u64) -> Result<AgentRecord, RegistryError> {
+        self.replace_with(id, |cur| {
+            let mut next = cur.clone();
+            next.failures = next.failures.saturating_add(1);
+            next.updated_at_ms = now_ms;
+            Ok(next)
+        })
+    }
+
+    /// Counts one restart (saturating); returns the new record.
+    pub fn record_restart(&mut self, id: &str, now_ms: u64) -> Result<AgentRecord, RegistryError> {
+        self.replace_with(id, |cur| {
+            let mut next = cur.clone();
+            next.restarts = next.restarts.saturating_add(1);
+            next.updated_at_ms = now_ms;
+            Ok(next)
+        })
+    }
+
+    /// Applies `f` to a copy of the agent's record and publishes the result.
+    ///
+    /// `f` may change the status fields and, through `Arc::make_mut(&mut rec.spec)`, the
+    /// spec. It may not change the id, the handle or `registered_at_ms`, a state change
+    /// must be an allowed transition, and a changed spec must still validate; otherwise
+    /// nothing is published and the error says why.
+    pub fn update<R>(
+        &mut self,
+        id: &str,
+        f: impl FnOnce(&mut AgentRecord) -> R,
+    ) -> Result<R, RegistryError> {
+        let mut out = None;
+        self.replace_with(id, |cur| {
+            let mut next = cur.clone();
+            out = Some(f(&mut next));
+            check_update(cur, &next)?;
+            Ok(next)
+        })?;
+        out.ok_or_else(|| RegistryError::NotFound { id: truncate(id) })
+    }
+
+    /// Hands retired records to the collector so they can be freed; call it when the
+    /// owning worker goes idle (the backlog gauge stays up otherwise).
+    pub fn flush(&mut self) {
+        pin().flush();
+    }
+
+    /// Publishes `make(current)` in place of the agent's current record.
+    fn replace_with(
+        &mut self,
+        id: &str,
+        make: impl FnOnce(&AgentRecord) -> Result<AgentRecord, RegistryError>,
+    ) -> Result<AgentRecord, RegistryError> {
+        let hash = self.owned_hash(id)?;
+        let guard = pin();
+        let shard = self.shard_ref();
+        let Some((slot, cur)) = shard.find(id, hash, &guard) else {
+            return Err(RegistryError::NotFound { id: truncate(id) });
+        };
+        let next = make(cur)?;
+        publish(shard, slot, next.clone(), &guard, &self.registry);
+        Ok(next)
+    }
+}
+
+fn publish(shard: &Shard, slot: u32, record: AgentRecord, guard: &Guard, registry: &Registry) {
+    shard.slots[slot as usize].replace(Some(Box::new(record)), guard, &registry.inner.backlog);
+}
+
+fn check_update(cur: &AgentRecord, next: &AgentRecord) -> Result<(), RegistryError> {
+    let fixed = |field: &str| RegistryError::InvalidSpec {
+        field: field.to_owned(),
+        reason: format!("an update cannot change the {field}; deregister and register again"),
+    };
+    if next.agent_ref != cur.agent_ref {
+        return Err(fixed("ref"));
+    }
+    if next.registered_at_ms != cur.registered_at_ms {
+        return Err(fixed("registered_at_ms"));
+    }
+    if !Arc::ptr_eq(&next.spec, &cur.spec) {
+        if next.spec.id != cur.spec.id {
+            return Err(fixed("id"));
+        }
+        next.spec.validate()?;
+    }
+    if next.state != cur.state && !cur.state.can_transition_to(next.state) {
+        return Err(RegistryError::InvalidTransition {
+            id: cur.spec.id.clone(),
+            from: cur.state,
+            to: next.state,
+        });
+    }
+    Ok(())
+}
+
+impl Drop for ShardWriter {
+    fn drop(&mut self) {
+        pin().flush();
+    }
+}
+
+impl std::fmt::Debug for ShardWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShardWriter")
+            .field("shard", &self.shard)
+            .field("len", &self.len())
+            .finish()
+    }
+}
