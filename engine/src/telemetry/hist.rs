@@ -61,14 +61,16 @@ impl BoundedHist {
         self.hdr.is_empty()
     }
 
-    /// Largest recorded value (stored units, HDR precision), 0 when empty.
+    /// Largest recorded value (stored units, HDR precision, never above `high`), 0 when
+    /// empty.
     pub(crate) fn max(&self) -> u64 {
-        self.hdr.max()
+        self.hdr.max().min(self.high)
     }
 
-    /// Value at `q` in 0..=1 (stored units, HDR precision), 0 when empty.
+    /// Value at `q` in 0..=1 (stored units, HDR precision, never above `high`), 0 when
+    /// empty.
     pub(crate) fn quantile(&self, q: f64) -> u64 {
-        self.hdr.value_at_quantile(q)
+        self.hdr.value_at_quantile(q).min(self.high)
     }
 
     /// Exact sum of recorded values, stored units.

@@ -176,8 +176,6 @@ label_enum! {
         TickDuration => "tick_duration",
         /// Maintenance sweep pause, seconds.
         SweepPause => "sweep_pause",
-        /// Worker inbox depth, commands.
-        InboxDepth => "inbox_depth",
     }
 }
 

@@ -442,3 +442,51 @@ impl Drop for Recorder {
         self.hub.unregister(&self.shard);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::{Telemetry, TelemetrySettings};
+
+    #[test]
+    fn flush_does_not_wait_for_a_reader_and_loses_nothing() {
+        let t = Telemetry::new(TelemetrySettings::default()).unwrap();
+        let mut rec = t.recorder("tester", 0).unwrap();
+        rec.record_duration(Hist::SweepPause, Duration::from_micros(700));
+        rec.record_coordination(Protocol::Market, Outcome::Success, Duration::from_micros(9), None);
+        {
+            // A reader holding every lock, as a long scrape would.
+            let _h = t.hub.hists.lock();
+            let _w = t.hub.windows.lock();
+            assert!(!rec.flush(), "flush reports it could not publish instead of waiting");
+        }
+        assert_eq!(t.histogram(Hist::SweepPause).count, 0);
+        assert!(rec.flush());
+        assert_eq!(t.histogram(Hist::SweepPause).count, 1);
+        let s = t
+            .coordination_metrics(Some("market"), crate::telemetry::Window::OneMinute, 0)
+            .unwrap();
+        assert_eq!(s.count, 1);
+    }
+
+    #[test]
+    fn bad_values_are_clamped_and_counted() {
+        let t = Telemetry::new(TelemetrySettings::default()).unwrap();
+        let mut rec = t.recorder("tester", 0).unwrap();
+        rec.record_value(Hist::MarketClearingPrice, -3.0);
+        rec.record_value(Hist::TickDuration, f64::NAN);
+        rec.record_duration(Hist::TickDuration, Duration::from_secs(3600));
+        rec.record_market(5, Some(-1), Some(1.5));
+        assert_eq!(t.counter(Counter::ClampedValues), 5);
+        rec.flush();
+        assert_eq!(t.histogram(Hist::TickDuration).count, 2);
+        assert_eq!(t.histogram(Hist::MarketEfficiency).max, 1.0);
+    }
+
+    #[test]
+    fn histogram_memory_per_recorder_is_bounded() {
+        let t = Telemetry::new(TelemetrySettings::default()).unwrap();
+        let rec = t.recorder("tester", 0).unwrap();
+        assert!(rec.histogram_bytes() < 3 * 1024 * 1024, "{}", rec.histogram_bytes());
+    }
+}
