@@ -251,7 +251,8 @@ mod tests {
 
     #[test]
     fn json_shape_round_trips() {
-        let spec = AgentSpec::new("a1", "worker").with_capability("nlp");
+        let mut spec = AgentSpec::new("a1", "worker").with_capability("nlp");
+        spec.supervision.strategy = Some(crate::registry::RestartStrategy::Permanent);
         let rec = AgentRecord::new(
             Arc::new(spec),
             AgentRef {

@@ -44,23 +44,32 @@ impl RestartStrategy {
 }
 
 /// Restart policy: `strategy`, and at most `max_restarts` restarts in any `max_seconds`
-/// window (beyond that the agent stays failed). Omitted fields default to
-/// permanent, 3 restarts in 5 seconds.
+/// window (beyond that the agent stays failed). Omitted fields default to 3 restarts
+/// in 5 seconds; an omitted strategy is filled in at registration from the profile's
+/// `agent_registry.restart_strategy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Supervision {
-    /// When to restart.
-    pub strategy: RestartStrategy,
+    /// When to restart (`None` until registration fills in the engine's default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<RestartStrategy>,
     /// Restarts allowed within the window.
     pub max_restarts: u32,
     /// The window, in seconds (at least 1).
     pub max_seconds: u32,
 }
 
+impl Supervision {
+    /// The strategy, or `default` when none was given.
+    pub fn strategy_or(&self, default: RestartStrategy) -> RestartStrategy {
+        self.strategy.unwrap_or(default)
+    }
+}
+
 impl Default for Supervision {
     fn default() -> Self {
         Self {
-            strategy: RestartStrategy::Permanent,
+            strategy: None,
             max_restarts: 3,
             max_seconds: 5,
         }
@@ -212,7 +221,7 @@ mod tests {
                 "supervision":{"strategy":"transient"}}"#,
         )
         .unwrap();
-        assert_eq!(spec.supervision.strategy, RestartStrategy::Transient);
+        assert_eq!(spec.supervision.strategy, Some(RestartStrategy::Transient));
         assert_eq!(spec.supervision.max_restarts, 3);
         assert!(spec.has_capability("nlp"));
     }

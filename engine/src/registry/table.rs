@@ -171,8 +171,10 @@ impl Registry {
         self.with(id, |_| ()).is_some()
     }
 
-    /// The records that pass `filter`, sorted by id. Each record is consistent; the list is
-    /// a scan, not a snapshot: agents registered or removed meanwhile may or may not appear.
+    /// The records that pass `filter`, sorted by id, each id once. Each record is
+    /// consistent; the list is a scan, not a snapshot: agents registered or removed
+    /// meanwhile may or may not appear. An id removed and registered again during the scan
+    /// can be seen in two slots; the newer registration is kept.
     pub fn list(&self, filter: &AgentFilter) -> Vec<AgentRecord> {
         let guard = pin();
         let mut out = Vec::new();
@@ -190,7 +192,14 @@ impl Registry {
             }
         }
         drop(guard);
-        out.sort_unstable_by(|a, b| a.spec.id.cmp(&b.spec.id));
+        out.sort_unstable_by(|a, b| {
+            a.spec
+                .id
+                .cmp(&b.spec.id)
+                .then(b.registered_at_ms.cmp(&a.registered_at_ms))
+                .then(b.agent_ref.generation.cmp(&a.agent_ref.generation))
+        });
+        out.dedup_by(|later, first| later.spec.id == first.spec.id);
         out
     }
 

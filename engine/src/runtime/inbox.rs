@@ -79,20 +79,10 @@ impl<T> Inbox<T> {
         self.queue.len()
     }
 
-    /// Capacity fixed at start-up.
-    pub(crate) fn capacity(&self) -> usize {
-        self.queue.capacity()
-    }
-
     /// Refuse new commands from now on (those already queued stay).
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
         self.notify.notify();
-    }
-
-    /// Whether [`Inbox::close`] was called.
-    pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
     }
 
     /// Wakes the consumer without a command (timers, shutdown).

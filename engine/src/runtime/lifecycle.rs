@@ -20,7 +20,7 @@ pub(crate) struct Live {
 }
 
 impl Worker {
-    pub(crate) fn register(&mut self, spec: AgentSpec) -> Result<AgentRecord, EngineError> {
+    pub(crate) fn register(&mut self, mut spec: AgentSpec) -> Result<AgentRecord, EngineError> {
         if !self.shared.kinds.knows(&spec.kind) {
             return Err(EngineError::UnknownKind { kind: spec.kind });
         }
@@ -28,6 +28,8 @@ impl Worker {
         if self.shared.telemetry.memory_over_limit(limit_mb) {
             return Err(EngineError::OverMemory { limit_mb });
         }
+        let default = default_strategy(&self.shared.config);
+        spec.supervision.strategy.get_or_insert(default);
         let id = spec.id.clone();
         let window = RestartWindow::new(spec.supervision.max_restarts, spec.supervision.max_seconds);
         let now = self.now_ms;
@@ -46,7 +48,7 @@ impl Worker {
             },
         );
         self.rec.inc(Counter::AgentsRegistered);
-        self.rec.agent_transition(None, Some(record.state));
+        self.rec.agent_transition(None, Some(record.state.into()));
         Ok(record)
     }
 
@@ -58,7 +60,7 @@ impl Worker {
         let record = self.writer_for(id).deregister(id)?;
         self.agents.remove(id);
         self.rec.inc(Counter::AgentsDeregistered);
-        self.rec.agent_transition(Some(record.state), None);
+        self.rec.agent_transition(Some(record.state.into()), None);
         Ok(record)
     }
 
@@ -213,7 +215,7 @@ impl Worker {
         let now = self.now_ms;
         let before = self.current(id)?.state;
         let record = self.writer_for(id).transition(id, to, now)?;
-        self.rec.agent_transition(Some(before), Some(to));
+        self.rec.agent_transition(Some(before.into()), Some(to.into()));
         match to {
             AgentState::Running => self.rec.inc(Counter::AgentsStarted),
             AgentState::Stopped => self.rec.inc(Counter::AgentsStopped),
@@ -283,7 +285,10 @@ impl Worker {
     fn after_exit(&mut self, id: &str, reason: ExitReason) -> Result<AgentRecord, EngineError> {
         let record = self.current(id)?;
         let auto = self.shared.config.agent_registry.auto_restart;
-        let strategy = record.spec.supervision.strategy;
+        let strategy = record
+            .spec
+            .supervision
+            .strategy_or(default_strategy(&self.shared.config));
         let now = self.now_ms;
         let decision = match self.agents.get_mut(id) {
             Some(live) => live.window.on_exit(strategy, reason, auto, now),

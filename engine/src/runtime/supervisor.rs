@@ -37,16 +37,7 @@ pub enum Decision {
     GiveUp,
 }
 
-/// The restart strategy of one agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Strategy {
-    /// Always restarted, unless an operator stopped it.
-    Permanent,
-    /// Restarted only after a crash.
-    Transient,
-    /// Never restarted.
-    Temporary,
-}
+pub use crate::registry::RestartStrategy as Strategy;
 
 /// Restart bookkeeping for one agent: the times of its recent restarts.
 #[derive(Debug, Clone)]

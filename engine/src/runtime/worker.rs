@@ -166,13 +166,14 @@ impl Worker {
     }
 
     fn run_timers(&mut self, now: Instant) {
-        let cfg = &self.shared.config;
+        let health_every = self.shared.config.agent_registry.health_check_interval;
+        let gc_every = self.shared.config.performance.gc_frequency;
         if now >= self.next_health {
-            self.next_health = now + cfg.agent_registry.health_check_interval;
+            self.next_health = now + health_every;
             self.check_health();
         }
         if now >= self.next_gc {
-            self.next_gc = now + cfg.performance.gc_frequency;
+            self.next_gc = now + gc_every;
             let started = Instant::now();
             self.sweep();
             self.rec.record_sweep(started.elapsed());

@@ -53,6 +53,8 @@ pub enum Counter {
     AgentsRestarted,
     /// Supervisors that gave up: restart intensity exceeded.
     RestartIntensityExceeded,
+    /// Agent health checks that failed (false, panic or over the timeout).
+    AgentHealthChecksFailed,
     /// Coordination requests finished, by protocol and result.
     CoordinationRequests(Protocol, Outcome),
     /// Coordination requests refused before running, by reason.
@@ -89,7 +91,7 @@ pub enum Counter {
     ClampedValues,
 }
 
-const C_COORD: usize = 7;
+const C_COORD: usize = 8;
 const C_REJECT: usize = C_COORD + Protocol::COUNT * Outcome::COUNT;
 const C_AUCTIONS: usize = C_REJECT + RejectReason::COUNT;
 const C_AFTER_AUCTIONS: usize = C_AUCTIONS + AuctionType::COUNT;
@@ -111,6 +113,7 @@ impl Counter {
             AgentsFailed => 4,
             AgentsRestarted => 5,
             RestartIntensityExceeded => 6,
+            AgentHealthChecksFailed => 7,
             CoordinationRequests(p, o) => C_COORD + p.index() * Outcome::COUNT + o.index(),
             CoordinationRejected(r) => C_REJECT + r.index(),
             Auctions(t) => C_AUCTIONS + t.index(),
@@ -142,6 +145,7 @@ impl Counter {
             AgentsFailed,
             AgentsRestarted,
             RestartIntensityExceeded,
+            AgentHealthChecksFailed,
         ];
         for p in Protocol::ALL {
             for o in Outcome::ALL {
@@ -180,6 +184,11 @@ impl Counter {
             AgentsStopped => desc("agents_stopped", "Agents stopped.", N),
             AgentsFailed => desc("agents_failed", "Agent handler failures caught.", N),
             AgentsRestarted => desc("agents_restarted", "Agents restarted by a supervisor.", N),
+            AgentHealthChecksFailed => desc(
+                "agent_health_checks_failed",
+                "Agent health checks that failed: false, a panic, or slower than health_check_timeout.",
+                N,
+            ),
             RestartIntensityExceeded => desc(
                 "restart_intensity_exceeded",
                 "Supervisors that gave up because restarts exceeded max_restarts in max_seconds.",

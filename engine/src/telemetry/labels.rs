@@ -140,16 +140,18 @@ label_enum! {
 label_enum! {
     /// Agent lifecycle state, for the agents-by-state gauge.
     AgentState, "agent state" {
-        /// Registered, not started.
+        /// Registered, never started.
         Registered => "registered",
-        /// Running its handler.
+        /// Being started by its worker.
+        Starting => "starting",
+        /// Running.
         Running => "running",
-        /// Stopped on request.
+        /// Being stopped.
+        Stopping => "stopping",
+        /// Stopped.
         Stopped => "stopped",
-        /// Failed and not (yet) restarted.
+        /// Crashed or failed to start, not (yet) restarted.
         Failed => "failed",
-        /// Waiting to be restarted by its supervisor.
-        Restarting => "restarting",
     }
 }
 
@@ -216,5 +218,19 @@ mod tests {
             .collect();
         seen.dedup();
         assert_eq!(seen.len(), Protocol::COUNT);
+    }
+}
+
+impl From<crate::registry::AgentState> for AgentState {
+    fn from(s: crate::registry::AgentState) -> Self {
+        use crate::registry::AgentState as R;
+        match s {
+            R::Registered => AgentState::Registered,
+            R::Starting => AgentState::Starting,
+            R::Running => AgentState::Running,
+            R::Stopping => AgentState::Stopping,
+            R::Stopped => AgentState::Stopped,
+            R::Failed => AgentState::Failed,
+        }
     }
 }
