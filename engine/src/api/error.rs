@@ -41,13 +41,17 @@ pub enum EngineError {
     #[error("agent error ({}): {}", .0.code, .0.message)]
     Agent(AgentError),
     /// The agent panicked while handling the message; its supervisor has acted.
-    #[error("agent {id:?} crashed while handling the message; its supervisor decides whether it restarts")]
+    #[error(
+        "agent {id:?} crashed while handling the message; its supervisor decides whether it restarts"
+    )]
     AgentCrashed {
         /// The agent.
         id: String,
     },
     /// The owning worker's inbox is full. Retry after a short back-off.
-    #[error("worker {worker} is overloaded (its inbox is at engine.inbox_depth_max); retry shortly")]
+    #[error(
+        "worker {worker} is overloaded (its inbox is at engine.inbox_depth_max); retry shortly"
+    )]
     Overloaded {
         /// The worker whose inbox was full.
         worker: usize,
@@ -66,7 +70,9 @@ pub enum EngineError {
     },
     /// Process memory is over `performance.memory_limit_mb`: new agents and
     /// sessions are refused while existing work continues.
-    #[error("memory is over performance.memory_limit_mb ({limit_mb} MiB): new work is refused until it drops; raise the limit or reduce load")]
+    #[error(
+        "memory is over performance.memory_limit_mb ({limit_mb} MiB): new work is refused until it drops; raise the limit or reduce load"
+    )]
     OverMemory {
         /// The limit.
         limit_mb: u64,

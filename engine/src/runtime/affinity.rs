@@ -25,7 +25,11 @@ pub(crate) fn pin_current(worker: usize, core: Option<CoreId>) -> bool {
         tracing::debug!(worker, cpu = core.id, "worker pinned");
         true
     } else {
-        tracing::warn!(worker, cpu = core.id, "the OS refused to pin the worker; it runs unpinned");
+        tracing::warn!(
+            worker,
+            cpu = core.id,
+            "the OS refused to pin the worker; it runs unpinned"
+        );
         false
     }
 }

@@ -31,14 +31,14 @@ impl Worker {
         let default = default_strategy(&self.shared.config);
         spec.supervision.strategy.get_or_insert(default);
         let id = spec.id.clone();
-        let window = RestartWindow::new(spec.supervision.max_restarts, spec.supervision.max_seconds);
+        let window =
+            RestartWindow::new(spec.supervision.max_restarts, spec.supervision.max_seconds);
         let now = self.now_ms;
         let writer = self.writer_for(&id);
         writer.register(spec, now)?;
-        let record = writer
-            .registry()
-            .get(&id)
-            .ok_or_else(|| EngineError::Internal(format!("agent {id} vanished after registration")))?;
+        let record = writer.registry().get(&id).ok_or_else(|| {
+            EngineError::Internal(format!("agent {id} vanished after registration"))
+        })?;
         self.agents.insert(
             id,
             Live {
@@ -64,7 +64,11 @@ impl Worker {
         Ok(record)
     }
 
-    pub(crate) fn lifecycle(&mut self, id: &str, op: LifecycleOp) -> Result<AgentRecord, EngineError> {
+    pub(crate) fn lifecycle(
+        &mut self,
+        id: &str,
+        op: LifecycleOp,
+    ) -> Result<AgentRecord, EngineError> {
         let record = self.current(id)?;
         match op {
             LifecycleOp::Start => {
@@ -135,8 +139,11 @@ impl Worker {
     /// makes it healthy again.
     pub(crate) fn check_health(&mut self) {
         let hm = &self.shared.config.health_monitoring;
-        let (degraded_at, unhealthy_at, timeout) =
-            (hm.degraded_threshold, hm.unhealthy_threshold, hm.health_check_timeout);
+        let (degraded_at, unhealthy_at, timeout) = (
+            hm.degraded_threshold,
+            hm.unhealthy_threshold,
+            hm.health_check_timeout,
+        );
         let ids: Vec<String> = self
             .agents
             .iter()
@@ -145,15 +152,25 @@ impl Worker {
             .collect();
         let now = self.now_ms;
         for id in ids {
-            let Some(record) = self.shared.registry.get(&id) else { continue };
-            let Some(live) = self.agents.get_mut(&id) else { continue };
-            let Some(instance) = live.instance.as_mut() else { continue };
+            let Some(record) = self.shared.registry.get(&id) else {
+                continue;
+            };
+            let Some(live) = self.agents.get_mut(&id) else {
+                continue;
+            };
+            let Some(instance) = live.instance.as_mut() else {
+                continue;
+            };
             let started = Instant::now();
             let mut ctx = AgentContext::new(&record, now);
             let ok = catch_unwind(AssertUnwindSafe(|| instance.health_check(&mut ctx)))
                 .unwrap_or(false)
                 && started.elapsed() <= timeout;
-            live.failed_checks = if ok { 0 } else { live.failed_checks.saturating_add(1) };
+            live.failed_checks = if ok {
+                0
+            } else {
+                live.failed_checks.saturating_add(1)
+            };
             let health = if live.failed_checks == 0 {
                 Health::Healthy
             } else if live.failed_checks >= unhealthy_at {
@@ -195,7 +212,10 @@ impl Worker {
         self.shared
             .registry
             .get(id)
-            .ok_or_else(|| EngineError::NotFound { what: "agent", id: id.to_owned() })
+            .ok_or_else(|| EngineError::NotFound {
+                what: "agent",
+                id: id.to_owned(),
+            })
     }
 
     fn check(&self, record: &AgentRecord, to: AgentState) -> Result<(), EngineError> {
@@ -215,7 +235,8 @@ impl Worker {
         let now = self.now_ms;
         let before = self.current(id)?.state;
         let record = self.writer_for(id).transition(id, to, now)?;
-        self.rec.agent_transition(Some(before.into()), Some(to.into()));
+        self.rec
+            .agent_transition(Some(before.into()), Some(to.into()));
         match to {
             AgentState::Running => self.rec.inc(Counter::AgentsStarted),
             AgentState::Stopped => self.rec.inc(Counter::AgentsStopped),

@@ -197,7 +197,7 @@ impl<T> Reply<T> {
             }
             std::hint::spin_loop();
             i = i.wrapping_add(1);
-            if i % 64 == 0 && start.elapsed() >= SPIN {
+            if i.is_multiple_of(64) && start.elapsed() >= SPIN {
                 return self.is_ready();
             }
         }

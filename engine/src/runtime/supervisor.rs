@@ -118,7 +118,11 @@ mod tests {
         ];
         for (strategy, reason, want) in cases {
             let mut w = RestartWindow::new(3, 5);
-            assert_eq!(w.on_exit(strategy, reason, true, 0), want, "{strategy:?} {reason:?}");
+            assert_eq!(
+                w.on_exit(strategy, reason, true, 0),
+                want,
+                "{strategy:?} {reason:?}"
+            );
         }
     }
 

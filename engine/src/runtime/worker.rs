@@ -110,7 +110,8 @@ impl Worker {
             }
             shared.status[self.index].beat(self.now_ms);
             self.rec.set_inbox_depth(inbox.len());
-            self.rec.set_reclaim_backlog(shared.registry.retired_backlog() as u64);
+            self.rec
+                .set_reclaim_backlog(shared.registry.retired_backlog() as u64);
             self.rec.tick(self.now_ms);
 
             if shared.hard_stop.load(Ordering::Acquire) {
@@ -181,12 +182,14 @@ impl Worker {
     }
 
     /// The maintenance sweep ("GC"): hand retired registry records to the
-    /// reclaimer and let telemetry drop what is past its retention.
+    /// reclaimer; worker 0 also samples memory (for admission control and the
+    /// allocator gauges) and lets telemetry drop what is past its retention.
     fn sweep(&mut self) {
         for w in &mut self.writers {
             w.flush();
         }
         if self.index == 0 {
+            self.shared.telemetry.refresh_memory();
             self.shared.telemetry.cleanup_if_due(self.now_ms);
         }
     }

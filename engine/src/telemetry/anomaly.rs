@@ -287,7 +287,10 @@ mod tests {
         }
         let rep = r.report();
         assert_eq!(rep.dropped, 3);
-        assert_eq!(rep.events.iter().map(|e| e.at_ms).collect::<Vec<_>>(), vec![3, 4]);
+        assert_eq!(
+            rep.events.iter().map(|e| e.at_ms).collect::<Vec<_>>(),
+            vec![3, 4]
+        );
     }
 
     proptest! {

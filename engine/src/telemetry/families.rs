@@ -213,7 +213,11 @@ impl Counter {
             ),
             MarketVolume => desc("market_volume", "Quantity traded in markets.", N),
             SessionsOpened => desc("sessions_opened", "Coordination sessions opened.", N),
-            SessionsClosed => desc("sessions_closed", "Coordination sessions closed normally.", N),
+            SessionsClosed => desc(
+                "sessions_closed",
+                "Coordination sessions closed normally.",
+                N,
+            ),
             SessionsExpired => desc(
                 "sessions_expired",
                 "Coordination sessions that reached their deadline.",
@@ -221,8 +225,16 @@ impl Counter {
             ),
             SessionsCancelled => desc("sessions_cancelled", "Coordination sessions cancelled.", N),
             RuntimeCommands => desc("runtime_commands", "Commands handled by workers.", N),
-            RuntimeStalls => desc("runtime_stalls", "Worker ticks that overran their budget.", N),
-            RuntimeParks => desc("runtime_parks", "Times a worker parked for lack of work.", N),
+            RuntimeStalls => desc(
+                "runtime_stalls",
+                "Worker ticks that overran their budget.",
+                N,
+            ),
+            RuntimeParks => desc(
+                "runtime_parks",
+                "Times a worker parked for lack of work.",
+                N,
+            ),
             RuntimeInboxFull => desc(
                 "runtime_inbox_full_rejections",
                 "Commands refused because the owning worker's inbox was full.",
@@ -528,14 +540,21 @@ mod tests {
         names.extend(Gauge::all().iter().map(|g| g.desc().name));
         names.extend(Hist::all().iter().map(|h| h.desc().name));
         for n in &names {
-            assert!(n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{n}");
+            assert!(
+                n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{n}"
+            );
             assert!(!n.ends_with("_total"), "{n}: the encoder adds _total");
         }
         names.dedup();
         let mut sorted = names.clone();
         sorted.sort_unstable();
         sorted.dedup();
-        assert_eq!(sorted.len(), names.len(), "a family name appears twice: {names:?}");
+        assert_eq!(
+            sorted.len(),
+            names.len(),
+            "a family name appears twice: {names:?}"
+        );
     }
 
     #[test]
@@ -547,7 +566,10 @@ mod tests {
             if s.scale == RATIO_SCALE {
                 assert!(top <= s.high as f64, "{h:?}: top bucket above range");
             } else {
-                assert!(top < s.high as f64, "{h:?}: clamped values must land above the top bucket");
+                assert!(
+                    top < s.high as f64,
+                    "{h:?}: clamped values must land above the top bucket"
+                );
             }
         }
     }

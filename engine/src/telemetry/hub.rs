@@ -167,9 +167,7 @@ impl Telemetry {
             let shard = Arc::new(Shard {
                 name,
                 worker,
-                counters: Box::new(CachePadded::new(std::array::from_fn(|_| {
-                    AtomicU64::new(0)
-                }))),
+                counters: Box::new(CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0)))),
                 gauges: Box::new(CachePadded::new(std::array::from_fn(|_| AtomicI64::new(0)))),
             });
             table.live.push(Arc::clone(&shard));

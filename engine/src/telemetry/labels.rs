@@ -194,6 +194,20 @@ impl AnomalyMetric {
     }
 }
 
+impl From<crate::registry::AgentState> for AgentState {
+    fn from(s: crate::registry::AgentState) -> Self {
+        use crate::registry::AgentState as R;
+        match s {
+            R::Registered => AgentState::Registered,
+            R::Starting => AgentState::Starting,
+            R::Running => AgentState::Running,
+            R::Stopping => AgentState::Stopping,
+            R::Stopped => AgentState::Stopped,
+            R::Failed => AgentState::Failed,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,19 +232,5 @@ mod tests {
             .collect();
         seen.dedup();
         assert_eq!(seen.len(), Protocol::COUNT);
-    }
-}
-
-impl From<crate::registry::AgentState> for AgentState {
-    fn from(s: crate::registry::AgentState) -> Self {
-        use crate::registry::AgentState as R;
-        match s {
-            R::Registered => AgentState::Registered,
-            R::Starting => AgentState::Starting,
-            R::Running => AgentState::Running,
-            R::Stopping => AgentState::Stopping,
-            R::Stopped => AgentState::Stopped,
-            R::Failed => AgentState::Failed,
-        }
     }
 }
