@@ -1,2 +1,66 @@
-//! The `mabeam` binary.
-fn main() {}
+//! `mabeam`: the engine as a command-line program.
+//!
+//! Thin glue: parse flags, load the profile, call the libraries, map errors to
+//! exit codes (0 ok, 1 runtime failure, 2 invalid profile or usage).
+
+#![forbid(unsafe_code)]
+
+mod cli;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[cfg(all(
+    feature = "jemalloc",
+    not(feature = "mimalloc"),
+    not(feature = "system")
+))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+#[cfg(all(feature = "mimalloc", not(feature = "system")))]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// mabeam: a lock-free multi-agent coordination engine.
+#[derive(Debug, Parser)]
+#[command(name = "mabeam", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the engine embedded, register agents, run a few coordinations and
+    /// print what happened.
+    Demo {
+        /// Profile file (TOML); default: the built-in defaults.
+        #[arg(long, env = "MABEAM_PROFILE")]
+        profile: Option<PathBuf>,
+    },
+    /// Validate a profile and print the effective configuration with the
+    /// source of every value (default, file or environment).
+    CheckProfile {
+        /// The profile file to check.
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    cli::logging::init();
+    cli::logging::install_panic_hook();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo { profile } => cli::demo::run(profile.as_deref()),
+        Command::CheckProfile { file } => cli::check_profile::run(&file),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("mabeam: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

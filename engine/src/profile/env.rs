@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 /// `MABEAM_*` names that belong to the binaries, not to a profile key; the loader ignores them.
 /// `MABEAM_PROFILE` names the profile file, `MABEAM_LOG` the log filter.
-pub const RESERVED_ENV_VARS: &[&str] = &["MABEAM_PROFILE", "MABEAM_LOG"];
+pub const RESERVED_ENV_VARS: &[&str] = &["MABEAM_PROFILE", "MABEAM_LOG", "MABEAM_LOG_FORMAT"];
 
 const PREFIX: &str = "MABEAM_";
 

@@ -1,0 +1,5 @@
+//! The subcommands of `mabeam`.
+
+pub(crate) mod check_profile;
+pub(crate) mod demo;
+pub(crate) mod logging;
