@@ -72,6 +72,7 @@ impl<R: PartialEq, A: Clone> Keys<R, A> {
     }
 
     /// Keys remembered.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.map.len()
     }

@@ -127,6 +127,7 @@ impl<W> Sessions<W> {
     }
 
     /// Sessions open or closing (holding an engine-wide slot).
+    #[cfg(test)]
     pub(crate) fn open_count(&self) -> usize {
         self.open
     }
@@ -465,6 +466,13 @@ impl<W> Sessions<W> {
         }
         self.next_due = next_due;
         self.settle();
+    }
+
+    /// The cleanup sweep: [`Sessions::tick`] over every session whatever the
+    /// cached next due time says.
+    pub(crate) fn sweep(&mut self, now: u64) {
+        self.next_due = 0;
+        self.tick(now);
     }
 
     /// Takes a clearing's result: the session records it and finishes if it was
