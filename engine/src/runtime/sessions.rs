@@ -292,6 +292,7 @@ impl Worker {
             SessionCmd::Close { id, waiter } => {
                 let what = waiter.what();
                 let r = self.live.table.close(&id, what, waiter, now);
+                self.settle_finished();
                 answer_waited(r);
             }
             SessionCmd::Clear { id, reply } => {
@@ -303,7 +304,9 @@ impl Worker {
                 Err(e) => waiter.fail(e.into()),
             },
             SessionCmd::Cancel { id, reply } => {
-                reply.send(self.live.table.cancel(&id, now).map_err(Into::into))
+                let r = self.live.table.cancel(&id, now);
+                self.settle_finished();
+                reply.send(r.map_err(Into::into));
             }
             SessionCmd::List { part } => part.complete(Ok(self.live.table.list())),
         }
@@ -345,17 +348,22 @@ impl Worker {
     /// The per-tick session work: results in, timers, results out, slots back.
     pub(crate) fn session_tick(&mut self) {
         let now = self.now_ms;
+        let mut answers = Vec::new();
         while let Ok(batch) = self.live.done_rx.try_recv() {
             for done in batch {
                 self.live.in_flight = self.live.in_flight.saturating_sub(1);
                 self.rec
                     .set_gauge(Gauge::CoordinationInFlight, self.live.in_flight as i64);
                 self.record_clearing(&done);
-                if let Some((view, waiters)) = self.live.table.complete(done, now) {
-                    for w in waiters {
-                        w.answer(view.clone());
-                    }
-                }
+                answers.extend(self.live.table.complete(done, now));
+            }
+        }
+        // Free the engine-wide slots before answering, so a caller that sees a
+        // session finished can open another at once.
+        self.settle_finished();
+        for (view, waiters) in answers {
+            for w in waiters {
+                w.answer(view.clone());
             }
         }
         let cleanup = Instant::now() >= self.live.next_cleanup;
@@ -367,17 +375,23 @@ impl Worker {
             self.live.table.tick(now);
         }
         self.dispatch_clearings();
+        self.settle_finished();
+    }
+
+    /// Releases the engine-wide slots of sessions that finished and counts them.
+    fn settle_finished(&mut self) {
         let finished: Vec<Finished> = self.live.table.drain_finished().collect();
-        if !finished.is_empty() {
-            LiveCounters::release(&self.shared.live.sessions_open, finished.len());
-            for f in finished {
-                self.rec.add_gauge(Gauge::SessionsOpen, -1);
-                self.rec.inc(match f.state {
-                    SessionState::Expired => Counter::SessionsExpired,
-                    SessionState::Cancelled => Counter::SessionsCancelled,
-                    _ => Counter::SessionsClosed,
-                });
-            }
+        if finished.is_empty() {
+            return;
+        }
+        LiveCounters::release(&self.shared.live.sessions_open, finished.len());
+        for f in finished {
+            self.rec.add_gauge(Gauge::SessionsOpen, -1);
+            self.rec.inc(match f.state {
+                SessionState::Expired => Counter::SessionsExpired,
+                SessionState::Cancelled => Counter::SessionsCancelled,
+                _ => Counter::SessionsClosed,
+            });
         }
     }
 
@@ -431,8 +445,10 @@ impl Worker {
         match &done.result {
             Ok(CoordinationOutcome::Auction(a)) => {
                 if let Some(kind) = auction_label(a) {
+                    // Auction duration: from opening to clearing.
+                    let lived = Duration::from_millis(self.now_ms.saturating_sub(done.opened_at));
                     self.rec
-                        .record_auction(kind, done.entries as u64, done.took, efficiency);
+                        .record_auction(kind, done.entries as u64, lived, efficiency);
                 } else {
                     self.rec.add(Counter::AuctionBids, done.entries as u64);
                 }
@@ -489,6 +505,7 @@ fn run_job(j: Job, shared: &crate::runtime::shared::Shared) -> Done {
         id: j.id,
         result,
         entries: j.entries,
+        opened_at: j.opened_at,
         took: started.elapsed(),
     }
 }

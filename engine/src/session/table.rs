@@ -65,6 +65,8 @@ pub(crate) struct Job {
     pub(crate) request: CoordinationRequest,
     /// Entries in the request.
     pub(crate) entries: usize,
+    /// When the session opened (Unix ms).
+    pub(crate) opened_at: u64,
 }
 
 /// A clearing's result, back from the pool.
@@ -73,6 +75,8 @@ pub(crate) struct Done {
     pub(crate) id: u64,
     pub(crate) result: Result<CoordinationOutcome, CoordError>,
     pub(crate) entries: usize,
+    /// When the session opened (Unix ms).
+    pub(crate) opened_at: u64,
     /// Time the clearing took on the pool.
     pub(crate) took: Duration,
 }
@@ -576,6 +580,7 @@ fn start_job<W>(entry: &mut Entry<W>, jobs: &mut VecDeque<Job>, next_job: &mut u
         id,
         request,
         entries,
+        opened_at: entry.opened_at,
     });
 }
 

@@ -29,6 +29,7 @@ fn run_jobs(s: &mut Sessions<u32>, now: u64) -> Vec<(SessionView, Vec<u32>)> {
                     id: j.id,
                     result,
                     entries: j.entries,
+                    opened_at: j.opened_at,
                     took: Duration::ZERO,
                 },
                 now,
