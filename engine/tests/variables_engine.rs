@@ -182,3 +182,50 @@ fn subscriptions_are_delivered_to_agents() {
         engine.shutdown();
     }
 }
+
+/// Sleeps on every message: keeps its worker busy so that worker's inbox fills.
+struct Slow;
+
+impl Agent for Slow {
+    fn handle(&mut self, _msg: Value, _ctx: &mut AgentContext<'_>) -> Result<Value, AgentError> {
+        std::thread::sleep(Duration::from_millis(20));
+        Ok(Value::Null)
+    }
+}
+
+#[test]
+fn deliveries_refused_by_a_full_inbox_are_counted_as_dropped() {
+    let mut c = config(2);
+    c.engine.inbox_depth_max = 4;
+    c.agent_registry.max_agents = 64;
+    c.concurrency.max_agents_per_node = 64;
+    let engine = Engine::builder(c).kind("slow", |_| Slow).start().unwrap();
+    let h = engine.handle();
+    // 40 subscribers: about half live on the worker that does not own the variable,
+    // far more than its inbox of 4 holds while it sleeps in a handler.
+    let agents: Vec<String> = (0..40).map(|i| format!("slow-{i}")).collect();
+    for a in &agents {
+        wait(h.register(AgentSpec::new(a.as_str(), "slow"))).unwrap();
+        wait(h.start(a)).unwrap();
+    }
+    wait(h.create_variable(create("hot", json!(0)))).unwrap();
+    for a in &agents {
+        assert!(wait(h.subscribe("hot", a)).unwrap());
+    }
+    wait(h.update_variable("hot", put(json!(1), "w", None))).unwrap();
+    // Every delivery is accounted for: handed over, dropped, or refused.
+    let started = Instant::now();
+    let stats = loop {
+        let s = h.delivery_stats();
+        if s.sent + s.dropped + s.refused == agents.len() as u64 {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "unaccounted: {s:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(stats.dropped > 0, "{stats:?}");
+    assert!(stats.sent > 0, "{stats:?}");
+}
