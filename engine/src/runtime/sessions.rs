@@ -529,3 +529,18 @@ fn auction_efficiency(a: &AuctionOutcome) -> Option<f64> {
         AuctionOutcome::Combinatorial(o) => o.efficiency,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::runtime::command::Command;
+
+    #[test]
+    fn session_commands_do_not_grow_the_inbox_slots() {
+        // Inboxes are preallocated arrays of commands: the big session payloads
+        // are boxed so the slot size stays that of the agent commands.
+        let size = std::mem::size_of::<Command>();
+        let register = std::mem::size_of::<crate::registry::AgentSpec>() + 16;
+        eprintln!("Command: {size} bytes, AgentSpec + reply: {register}");
+        assert!(size <= register.max(128), "{size}");
+    }
+}
