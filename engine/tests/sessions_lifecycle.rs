@@ -172,3 +172,54 @@ fn shutdown_answers_queued_session_commands() {
     let after = wait(h.auction("at-shutdown")).unwrap_err();
     assert_eq!(after.code(), "shutting_down");
 }
+
+#[test]
+fn sessions_are_counted_in_telemetry() {
+    use mabeam_engine::coord::{Order, Side};
+    use mabeam_engine::telemetry::{AuctionType as Label, Counter};
+    let engine = Engine::start(config(2)).unwrap();
+    let h = engine.handle();
+    let id = wait(h.open_auction(OpenAuction::new(AuctionType::SecondPrice)))
+        .unwrap()
+        .id;
+    for (i, amount) in [4, 6, 5].iter().enumerate() {
+        wait(h.bid(
+            &id,
+            Bid::new(format!("a{i}"), Money(amount * 1_000_000)),
+            None,
+        ))
+        .unwrap();
+    }
+    wait(h.close_auction(&id)).unwrap();
+    let m = wait(h.open_market(OpenMarket::new(MarketKind::Continuous)))
+        .unwrap()
+        .id;
+    wait(h.order(&m, Order::limit("s", Side::Sell, 3, Money(2_000_000)), None)).unwrap();
+    wait(h.order(&m, Order::limit("b", Side::Buy, 2, Money(3_000_000)), None)).unwrap();
+    wait(h.cancel_session(&m)).unwrap();
+    let mut short = OpenConsensus::new(Rule::Majority);
+    short.deadline_ms = Some(20);
+    wait(h.open_consensus(short)).unwrap();
+    let t = h.telemetry();
+    let started = Instant::now();
+    loop {
+        let seen = (
+            t.counter(Counter::SessionsOpened),
+            t.counter(Counter::SessionsClosed),
+            t.counter(Counter::SessionsCancelled),
+            t.counter(Counter::SessionsExpired),
+            t.counter(Counter::Auctions(Label::SecondPrice)),
+            t.counter(Counter::AuctionBids),
+            t.counter(Counter::MarketVolume),
+        );
+        if seen == (3, 1, 1, 1, 1, 3, 2) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "counters: {seen:?}"
+        );
+        t.request_flush();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
