@@ -346,7 +346,7 @@ impl Worker {
     }
 
     /// The per-tick session work: results in, timers, results out, slots back.
-    pub(crate) fn session_tick(&mut self) {
+    pub(crate) fn session_tick(&mut self, tick_start: Instant) {
         let now = self.now_ms;
         let mut answers = Vec::new();
         while let Ok(batch) = self.live.done_rx.try_recv() {
@@ -366,10 +366,10 @@ impl Worker {
                 w.answer(view.clone());
             }
         }
-        let cleanup = Instant::now() >= self.live.next_cleanup;
+        let cleanup = tick_start >= self.live.next_cleanup;
         if cleanup {
             self.live.next_cleanup =
-                Instant::now() + self.shared.config.coordination.auction_cleanup_interval;
+                tick_start + self.shared.config.coordination.auction_cleanup_interval;
             self.live.table.sweep(now);
         } else {
             self.live.table.tick(now);

@@ -111,7 +111,7 @@ impl Worker {
                 exit.drained += handled;
             }
             self.run_timers(tick_start);
-            self.session_tick();
+            self.session_tick(tick_start);
             let elapsed = tick_start.elapsed();
             if handled > 0 {
                 let stalled = elapsed > budget;

@@ -192,14 +192,20 @@ impl<W> Entry<W> {
                 agent_id: bid.agent_id,
             });
         }
-        a.probe.bids.push(bid);
-        let checked = validate::auction(&a.probe, lim.limits).map(|_| ());
-        let bid = a
-            .probe
-            .bids
-            .pop()
-            .ok_or_else(|| CoordError::overflow("probe"))?;
-        checked?;
+        let bid = if combinatorial {
+            a.probe.bids.push(bid);
+            let checked = validate::auction(&a.probe, lim.limits).map(|_| ());
+            let bid = a
+                .probe
+                .bids
+                .pop()
+                .ok_or_else(|| CoordError::overflow("probe"))?;
+            checked?;
+            bid
+        } else {
+            check_bid(&bid, a.probe.kind)?;
+            bid
+        };
         if !combinatorial {
             a.agents.insert(bid.agent_id.clone());
         }
@@ -478,6 +484,42 @@ impl<W> Entry<W> {
             }),
         }
     }
+}
+
+/// The per-bid checks of `coord::validate::auction` for the types without bundles
+/// (the auction's own parameters were checked at open, duplicates by the session):
+/// the same acceptance without building the probe's field paths for every bid.
+pub(crate) fn check_bid(b: &Bid, kind: AuctionType) -> Result<(), CoordError> {
+    check_id("bid.agent_id", &b.agent_id)?;
+    check_positive("bid.amount", b.amount, "a bid must be a positive amount")?;
+    if let Some(v) = b.true_value
+        && v < Money::ZERO
+    {
+        return Err(CoordError::InvalidAmount {
+            field: "bid.true_value".into(),
+            value: v.to_string(),
+            hint: "must not be negative",
+        });
+    }
+    if kind == AuctionType::MultiUnit {
+        if b.quantity == Some(0) {
+            return Err(CoordError::InvalidQuantity {
+                field: "bid.quantity".into(),
+            });
+        }
+    } else if b.quantity.is_some() {
+        return Err(CoordError::FieldNotAllowed {
+            field: "bid.quantity".into(),
+            hint: "only multi_unit auctions sell several units",
+        });
+    }
+    if b.bundle.is_some() {
+        return Err(CoordError::FieldNotAllowed {
+            field: "bid.bundle".into(),
+            hint: "only combinatorial auctions have items, bundles and a payment rule",
+        });
+    }
+    Ok(())
 }
 
 /// The checks a call market makes on each order (`coord::validate::market` per order).

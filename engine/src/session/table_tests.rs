@@ -191,3 +191,49 @@ fn consensus_closes_at_quorum() {
         Some("x")
     );
 }
+
+mod fast_path {
+    use super::*;
+    use crate::session::live::check_bid;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    proptest! {
+        /// The per-bid fast path accepts exactly what the one-shot validation accepts.
+        #[test]
+        fn check_bid_agrees_with_validate(
+            kind in prop::sample::select(vec![
+                AuctionType::FirstPrice, AuctionType::SecondPrice, AuctionType::English,
+                AuctionType::Dutch, AuctionType::MultiUnit,
+            ]),
+            agent in prop::sample::select(vec!["a", "", "b c", "ok-1"]),
+            amount in -2i64..3,
+            quantity in prop::option::of(0u64..3),
+            bundle in any::<bool>(),
+            true_value in prop::option::of(-2i64..3),
+        ) {
+            let mut open = OpenAuction::new(kind);
+            match kind {
+                AuctionType::English => { open.start = Some(u(1)); open.increment = Some(u(1)); }
+                AuctionType::Dutch => { open.start = Some(u(9)); open.decrement = Some(u(1)); }
+                AuctionType::MultiUnit => open.units = Some(2),
+                _ => {}
+            }
+            let bid = Bid {
+                agent_id: agent.into(),
+                amount: Money(amount),
+                quantity,
+                bundle: bundle.then(|| BTreeMap::from([("cpu".to_string(), 1)])),
+                true_value: true_value.map(Money),
+            };
+            let mut spec = open.to_spec();
+            spec.bids.push(bid.clone());
+            let full = validate::auction(&spec, &Limits::default()).map(|_| ());
+            let fast = check_bid(&bid, kind);
+            prop_assert_eq!(full.is_ok(), fast.is_ok());
+            if let (Err(a), Err(b)) = (full, fast) {
+                prop_assert_eq!(a.code(), b.code());
+            }
+        }
+    }
+}
