@@ -66,7 +66,12 @@ fn recorder_exposes_anomalies_as_events_and_counter() {
         }
         now += 1;
         rec.tick(now);
-        rec.record_coordination(Protocol::Consensus, Outcome::Success, Duration::from_micros(1000), None);
+        rec.record_coordination(
+            Protocol::Consensus,
+            Outcome::Success,
+            Duration::from_micros(1000),
+            None,
+        );
         spikes += 1;
         if round == 0 {
             rec.flush_blocking();
@@ -84,13 +89,23 @@ fn recorder_exposes_anomalies_as_events_and_counter() {
     assert_eq!(t.counter(metric), spikes);
     let report = t.anomalies();
     assert_eq!(report.events.len(), 8, "bounded by buffer_size");
-    assert_eq!(report.dropped, spikes - 8, "the oldest were dropped, and counted");
+    assert_eq!(
+        report.dropped,
+        spikes - 8,
+        "the oldest were dropped, and counted"
+    );
     assert_eq!(report.events.last().unwrap().at_ms, now);
     let text = t.render_prometheus();
-    assert!(text.contains(&format!("mabeam_anomaly_events_dropped_total {}", spikes - 8)));
+    assert!(text.contains(&format!(
+        "mabeam_anomaly_events_dropped_total {}",
+        spikes - 8
+    )));
     assert!(text.contains(&format!(
         "mabeam_anomalies_total{{metric=\"coordination_duration_consensus\"}} {spikes}"
     )));
     let json = serde_json::to_value(&report).unwrap();
-    assert_eq!(json["events"][0]["metric"], "coordination_duration_consensus");
+    assert_eq!(
+        json["events"][0]["metric"],
+        "coordination_duration_consensus"
+    );
 }

@@ -22,7 +22,12 @@ fn busy_telemetry() -> (Telemetry, String) {
             Duration::from_micros(300 + i as u64),
             Some(0.9),
         );
-        rec.record_coordination(Protocol::Market, Outcome::Timeout, Duration::from_secs(2), None);
+        rec.record_coordination(
+            Protocol::Market,
+            Outcome::Timeout,
+            Duration::from_secs(2),
+            None,
+        );
         rec.record_auction(AuctionType::Dutch, 3, Duration::from_millis(5), Some(1.0));
         rec.record_market(6, Some(6_500_000), Some(1.0));
         rec.record_tick(Duration::from_micros(40), 12, false);
@@ -34,7 +39,12 @@ fn busy_telemetry() -> (Telemetry, String) {
     }
     http.tick(1_000);
     http.record_rejection(RejectReason::InboxFull);
-    http.record_coordination(Protocol::Consensus, Outcome::Failure, Duration::from_micros(80), None);
+    http.record_coordination(
+        Protocol::Consensus,
+        Outcome::Failure,
+        Duration::from_micros(80),
+        None,
+    );
     http.flush();
     let text = t.render_prometheus();
     drop((w0, w1, http));
@@ -67,17 +77,29 @@ fn names_follow_the_rules() {
             } else {
                 assert!(!name.ends_with("_total"), "{kind} {name} ends with _total");
             }
-            assert!(!name.contains("_ms") && !name.contains("millis"), "{name}: use seconds");
+            assert!(
+                !name.contains("_ms") && !name.contains("millis"),
+                "{name}: use seconds"
+            );
             typed.insert(name.to_owned(), kind.to_owned());
         } else if let Some(rest) = line.strip_prefix("# HELP ") {
-            assert!(rest.split_once(' ').is_some_and(|(_, h)| !h.is_empty()), "{line}");
+            assert!(
+                rest.split_once(' ').is_some_and(|(_, h)| !h.is_empty()),
+                "{line}"
+            );
         } else if !line.is_empty() {
             let name = line.split(['{', ' ']).next().unwrap();
             let family = ["_bucket", "_sum", "_count"]
                 .iter()
-                .find_map(|s| name.strip_suffix(s).filter(|f| typed.get(*f).is_some_and(|k| k == "histogram")))
+                .find_map(|s| {
+                    name.strip_suffix(s)
+                        .filter(|f| typed.get(*f).is_some_and(|k| k == "histogram"))
+                })
                 .unwrap_or(name);
-            assert!(typed.contains_key(family), "sample {name} has no TYPE line before it");
+            assert!(
+                typed.contains_key(family),
+                "sample {name} has no TYPE line before it"
+            );
         }
     }
     for needed in [
@@ -133,7 +155,10 @@ fn values_are_merged_over_recorders() {
         v("mabeam_coordination_requests_total{protocol=\"market\",result=\"timeout\"}"),
         2.0
     );
-    assert_eq!(v("mabeam_coordination_rejected_total{reason=\"inbox_full\"}"), 1.0);
+    assert_eq!(
+        v("mabeam_coordination_rejected_total{reason=\"inbox_full\"}"),
+        1.0
+    );
     assert_eq!(v("mabeam_auctions_total{type=\"dutch\"}"), 2.0);
     assert_eq!(v("mabeam_auction_bids_total"), 6.0);
     assert_eq!(v("mabeam_market_volume_total"), 12.0);
@@ -148,15 +173,35 @@ fn values_are_merged_over_recorders() {
     let h = "mabeam_coordination_duration_seconds";
     assert_eq!(v(&format!("{h}_count{{protocol=\"market\"}}")), 2.0);
     assert!((v(&format!("{h}_sum{{protocol=\"market\"}}")) - 4.0).abs() < 1e-9);
-    assert_eq!(v(&format!("{h}_bucket{{protocol=\"market\",le=\"1\"}}")), 0.0);
-    assert_eq!(v(&format!("{h}_bucket{{protocol=\"market\",le=\"2.5\"}}")), 2.0);
-    assert_eq!(v(&format!("{h}_bucket{{protocol=\"market\",le=\"+Inf\"}}")), 2.0);
-    assert_eq!(v(&format!("{h}_bucket{{protocol=\"auction\",le=\"0.00025\"}}")), 0.0);
-    assert_eq!(v(&format!("{h}_bucket{{protocol=\"auction\",le=\"0.0005\"}}")), 2.0);
+    assert_eq!(
+        v(&format!("{h}_bucket{{protocol=\"market\",le=\"1\"}}")),
+        0.0
+    );
+    assert_eq!(
+        v(&format!("{h}_bucket{{protocol=\"market\",le=\"2.5\"}}")),
+        2.0
+    );
+    assert_eq!(
+        v(&format!("{h}_bucket{{protocol=\"market\",le=\"+Inf\"}}")),
+        2.0
+    );
+    assert_eq!(
+        v(&format!(
+            "{h}_bucket{{protocol=\"auction\",le=\"0.00025\"}}"
+        )),
+        0.0
+    );
+    assert_eq!(
+        v(&format!("{h}_bucket{{protocol=\"auction\",le=\"0.0005\"}}")),
+        2.0
+    );
     assert_eq!(v("mabeam_market_clearing_price_bucket{le=\"10\"}"), 2.0);
     assert!((v("mabeam_market_clearing_price_sum") - 13.0).abs() < 1e-9);
     assert_eq!(v("mabeam_auction_efficiency_ratio_bucket{le=\"1\"}"), 2.0);
-    assert_eq!(v("mabeam_auction_efficiency_ratio_bucket{le=\"0.999\"}"), 0.0);
+    assert_eq!(
+        v("mabeam_auction_efficiency_ratio_bucket{le=\"0.999\"}"),
+        0.0
+    );
 }
 
 #[test]
@@ -221,13 +266,20 @@ fn disabled_telemetry_records_nothing_but_still_renders() {
     })
     .unwrap();
     let mut r = t.worker_recorder(0, 0).unwrap();
-    r.record_coordination(Protocol::Market, Outcome::Success, Duration::from_micros(5), None);
+    r.record_coordination(
+        Protocol::Market,
+        Outcome::Success,
+        Duration::from_micros(5),
+        None,
+    );
     r.flush_blocking();
     let text = t.render_prometheus();
     assert_eq!(
-        line_value(&text, "mabeam_coordination_requests_total{protocol=\"market\",result=\"success\"}"),
+        line_value(
+            &text,
+            "mabeam_coordination_requests_total{protocol=\"market\",result=\"success\"}"
+        ),
         Some(0.0)
     );
     assert!(text.contains("mabeam_process_start_time_seconds"));
 }
-

@@ -33,7 +33,10 @@ fn jemalloc_statistics_follow_allocations() {
         .render_prometheus();
     assert!(text.contains("mabeam_memory_allocator_stats_available 1"));
     for g in ["allocated", "active", "resident", "retained"] {
-        assert!(text.contains(&format!("# TYPE mabeam_memory_{g}_bytes gauge")), "{g}");
+        assert!(
+            text.contains(&format!("# TYPE mabeam_memory_{g}_bytes gauge")),
+            "{g}"
+        );
     }
 }
 
@@ -42,7 +45,11 @@ fn jemalloc_statistics_follow_allocations() {
 fn without_jemalloc_the_allocator_is_reported_unavailable_and_rss_is_used() {
     let s = telemetry::memory::sample();
     assert!(s.allocator.is_none());
-    assert!(s.allocator_note.contains("unavailable"), "{}", s.allocator_note);
+    assert!(
+        s.allocator_note.contains("unavailable"),
+        "{}",
+        s.allocator_note
+    );
     if cfg!(target_os = "linux") {
         let rss = s.process.resident_bytes.expect("RSS readable on Linux");
         assert_eq!(s.used_bytes(), Some(rss));

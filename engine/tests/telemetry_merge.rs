@@ -29,7 +29,11 @@ fn counters_and_histograms_merge_exactly_across_threads() {
                     rec.inc(Counter::RuntimeCommands);
                     rec.record_coordination(
                         Protocol::Allocation,
-                        if i % 4 == 0 { Outcome::Failure } else { Outcome::Success },
+                        if i % 4 == 0 {
+                            Outcome::Failure
+                        } else {
+                            Outcome::Success
+                        },
                         Duration::from_micros(100 + u64::from(w) * 100),
                         None,
                     );
@@ -44,11 +48,17 @@ fn counters_and_histograms_merge_exactly_across_threads() {
     let total = u64::from(THREADS) * PER_THREAD;
     assert_eq!(t.counter(Counter::RuntimeCommands), total);
     assert_eq!(
-        t.counter(Counter::CoordinationRequests(Protocol::Allocation, Outcome::Failure)),
+        t.counter(Counter::CoordinationRequests(
+            Protocol::Allocation,
+            Outcome::Failure
+        )),
         total / 4
     );
     assert_eq!(
-        t.counter(Counter::CoordinationRequests(Protocol::Allocation, Outcome::Success)),
+        t.counter(Counter::CoordinationRequests(
+            Protocol::Allocation,
+            Outcome::Success
+        )),
         total * 3 / 4
     );
     assert_eq!(t.gauge(Gauge::CoordinationInFlight), 1 + 2 + 3 + 4);
@@ -66,7 +76,8 @@ fn counters_and_histograms_merge_exactly_across_threads() {
     assert_eq!(t.counter(Counter::RuntimeCommands), total);
     assert_eq!(t.gauge(Gauge::CoordinationInFlight), 0);
     assert_eq!(
-        t.histogram(Hist::CoordinationDuration(Protocol::Allocation)).count,
+        t.histogram(Hist::CoordinationDuration(Protocol::Allocation))
+            .count,
         total
     );
 }

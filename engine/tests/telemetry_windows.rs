@@ -33,7 +33,9 @@ fn windows_cover_the_last_minute_hour_and_day() {
     assert_eq!(count(Window::OneMinute), 2);
     assert_eq!(count(Window::OneHour), 61);
     assert_eq!(count(Window::OneDay), 1441);
-    let s = t.coordination_metrics(Some("auction"), Window::OneHour, now).unwrap();
+    let s = t
+        .coordination_metrics(Some("auction"), Window::OneHour, now)
+        .unwrap();
     assert_eq!(s.protocol, "auction");
     assert_eq!(s.from_ms, (now / MINUTE_MS - 60) * MINUTE_MS);
     assert_eq!(s.to_ms, now);
@@ -46,7 +48,9 @@ fn windows_cover_the_last_minute_hour_and_day() {
     assert!((0.0045..=0.0066).contains(&p50), "p50 {p50}");
     assert!((0.0093..=0.0107).contains(&p99), "p99 {p99}");
     // Another protocol saw nothing: nulls, not zeros.
-    let m = t.coordination_metrics(Some("market"), Window::OneDay, now).unwrap();
+    let m = t
+        .coordination_metrics(Some("market"), Window::OneDay, now)
+        .unwrap();
     assert_eq!(m.count, 0);
     assert_eq!(m.success_rate, None);
     assert_eq!(m.p50_seconds, None);
@@ -60,16 +64,36 @@ fn outcomes_and_json_shape() {
     a.tick(5_000);
     b.tick(5_000);
     for _ in 0..6 {
-        a.record_coordination(Protocol::Market, Outcome::Success, Duration::from_micros(200), Some(1.0));
+        a.record_coordination(
+            Protocol::Market,
+            Outcome::Success,
+            Duration::from_micros(200),
+            Some(1.0),
+        );
     }
     for _ in 0..3 {
-        b.record_coordination(Protocol::Market, Outcome::Failure, Duration::from_micros(50), None);
+        b.record_coordination(
+            Protocol::Market,
+            Outcome::Failure,
+            Duration::from_micros(50),
+            None,
+        );
     }
-    b.record_coordination(Protocol::Market, Outcome::Timeout, Duration::from_secs(10), None);
+    b.record_coordination(
+        Protocol::Market,
+        Outcome::Timeout,
+        Duration::from_secs(10),
+        None,
+    );
     a.flush();
     b.flush();
-    let s = t.coordination_metrics(Some("market"), Window::OneMinute, 5_000).unwrap();
-    assert_eq!((s.count, s.successes, s.failures, s.timeouts), (10, 6, 4, 1));
+    let s = t
+        .coordination_metrics(Some("market"), Window::OneMinute, 5_000)
+        .unwrap();
+    assert_eq!(
+        (s.count, s.successes, s.failures, s.timeouts),
+        (10, 6, 4, 1)
+    );
     assert_eq!(s.success_rate, Some(0.6));
     assert_eq!(s.mean_efficiency, Some(1.0));
     assert_eq!(s.max_seconds, Some(10.0));
@@ -77,14 +101,35 @@ fn outcomes_and_json_shape() {
     assert_eq!(json["window"], "1m");
     assert_eq!(json["protocol"], "market");
     for key in [
-        "count", "successes", "failures", "timeouts", "success_rate", "p50_seconds",
-        "p90_seconds", "p99_seconds", "max_seconds", "mean_seconds", "mean_efficiency",
-        "from_ms", "to_ms",
+        "count",
+        "successes",
+        "failures",
+        "timeouts",
+        "success_rate",
+        "p50_seconds",
+        "p90_seconds",
+        "p99_seconds",
+        "max_seconds",
+        "mean_seconds",
+        "mean_efficiency",
+        "from_ms",
+        "to_ms",
     ] {
         assert!(json.get(key).is_some(), "missing {key} in {json}");
     }
-    let err = t.coordination_metrics(Some("gossip"), Window::OneHour, 0).unwrap_err();
-    assert!(matches!(err, TelemetryError::UnknownLabel { kind: "protocol", .. }), "{err}");
+    let err = t
+        .coordination_metrics(Some("gossip"), Window::OneHour, 0)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TelemetryError::UnknownLabel {
+                kind: "protocol",
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!("7d".parse::<Window>().is_err());
 }
 
@@ -98,20 +143,35 @@ fn retention_cleanup_drops_old_minutes() {
     let t = Telemetry::new(settings).unwrap();
     let now = 100 * MINUTE_MS;
     record_minutes(&t, 4, now); // minutes 97..=100
-    assert_eq!(t.coordination_metrics(None, Window::OneDay, now).unwrap().count, 4);
+    assert_eq!(
+        t.coordination_metrics(None, Window::OneDay, now)
+            .unwrap()
+            .count,
+        4
+    );
 
     // Three minutes later (minute 103) the current minute and the 5 before it (98..=103)
     // are kept: minute 97 goes.
     let later = now + 3 * MINUTE_MS;
     let r = t.cleanup(later);
     assert_eq!((r.buckets_removed, r.buckets_kept), (1, 3));
-    assert_eq!(t.coordination_metrics(None, Window::OneDay, later).unwrap().count, 3);
+    assert_eq!(
+        t.coordination_metrics(None, Window::OneDay, later)
+            .unwrap()
+            .count,
+        3
+    );
 
     // cleanup_if_due honours the interval.
     assert_eq!(t.cleanup_if_due(later + 1_000), None);
     let r = t.cleanup_if_due(later + 60_000 + 10 * MINUTE_MS).unwrap();
     assert_eq!((r.buckets_removed, r.buckets_kept), (3, 0));
-    assert_eq!(t.coordination_metrics(None, Window::OneDay, later + 20 * MINUTE_MS).unwrap().count, 0);
+    assert_eq!(
+        t.coordination_metrics(None, Window::OneDay, later + 20 * MINUTE_MS)
+            .unwrap()
+            .count,
+        0
+    );
 }
 
 #[test]
@@ -124,7 +184,15 @@ fn the_store_never_holds_more_than_retention_even_without_cleanup() {
     let now = 1000 * MINUTE_MS;
     record_minutes(&t, 500, now);
     // 10 whole minutes plus the current one survive.
-    assert_eq!(t.coordination_metrics(None, Window::OneDay, now).unwrap().count, 11);
+    assert_eq!(
+        t.coordination_metrics(None, Window::OneDay, now)
+            .unwrap()
+            .count,
+        11
+    );
     let text = t.render_prometheus();
-    assert!(text.contains("mabeam_telemetry_window_buckets 11"), "{text}");
+    assert!(
+        text.contains("mabeam_telemetry_window_buckets 11"),
+        "{text}"
+    );
 }

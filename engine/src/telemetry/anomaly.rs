@@ -130,12 +130,15 @@ impl AnomalyDetector {
         if !value.is_finite() {
             return None;
         }
+        // |x - mean| > k * sqrt(m2 / (n - 1)), squared and multiplied out: no sqrt or
+        // division on the common (not anomalous) path.
         let verdict = if self.len >= self.min_samples {
-            let stddev = self.stddev();
-            let distance = (value - self.mean).abs();
-            (distance > self.threshold * stddev).then_some(Deviation {
-                mean: self.mean,
-                stddev,
+            let d = value - self.mean;
+            (d * d * (self.len - 1) as f64 > self.threshold * self.threshold * self.m2).then(|| {
+                Deviation {
+                    mean: self.mean,
+                    stddev: self.stddev(),
+                }
             })
         } else {
             None
@@ -152,7 +155,10 @@ impl AnomalyDetector {
             self.removals += 1;
         }
         self.ring[self.head] = value;
-        self.head = (self.head + 1) % cap;
+        self.head += 1;
+        if self.head == cap {
+            self.head = 0;
+        }
         self.len += 1;
         let delta = value - self.mean;
         self.mean += delta / self.len as f64;
@@ -287,7 +293,10 @@ mod tests {
         }
         let rep = r.report();
         assert_eq!(rep.dropped, 3);
-        assert_eq!(rep.events.iter().map(|e| e.at_ms).collect::<Vec<_>>(), vec![3, 4]);
+        assert_eq!(
+            rep.events.iter().map(|e| e.at_ms).collect::<Vec<_>>(),
+            vec![3, 4]
+        );
     }
 
     proptest! {

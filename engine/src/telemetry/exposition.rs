@@ -108,12 +108,8 @@ fn encode_histograms(snap: &Snapshot, enc: &mut DescriptorEncoder<'_>) -> Fmt {
             if labels.is_empty() {
                 me.encode_histogram::<NoLabelSet>(e.sum, e.count, &e.buckets, None)?;
             } else {
-                me.encode_family(&labels)?.encode_histogram::<NoLabelSet>(
-                    e.sum,
-                    e.count,
-                    &e.buckets,
-                    None,
-                )?;
+                me.encode_family(&labels)?
+                    .encode_histogram::<NoLabelSet>(e.sum, e.count, &e.buckets, None)?;
             }
         }
     }
@@ -149,7 +145,13 @@ fn encode_self_and_process(snap: &Snapshot, enc: &mut DescriptorEncoder<'_>) -> 
         "Minute buckets published after they had left retention (dropped).",
         snap.window_late_dropped,
     )?;
-    gauge(enc, "telemetry_recorders", "Live telemetry recorders.", None, snap.recorders as i64)?;
+    gauge(
+        enc,
+        "telemetry_recorders",
+        "Live telemetry recorders.",
+        None,
+        snap.recorders as i64,
+    )?;
     gauge(
         enc,
         "telemetry_window_buckets",
@@ -168,10 +170,26 @@ fn encode_self_and_process(snap: &Snapshot, enc: &mut DescriptorEncoder<'_>) -> 
     )?;
     if let Some(a) = mem.allocator {
         let bytes = [
-            ("memory_allocated", "Bytes in live allocations (jemalloc).", a.allocated),
-            ("memory_active", "Bytes in active allocator pages (jemalloc).", a.active),
-            ("memory_resident", "Bytes in resident allocator pages (jemalloc).", a.resident),
-            ("memory_retained", "Bytes retained for reuse, not returned to the OS (jemalloc).", a.retained),
+            (
+                "memory_allocated",
+                "Bytes in live allocations (jemalloc).",
+                a.allocated,
+            ),
+            (
+                "memory_active",
+                "Bytes in active allocator pages (jemalloc).",
+                a.active,
+            ),
+            (
+                "memory_resident",
+                "Bytes in resident allocator pages (jemalloc).",
+                a.resident,
+            ),
+            (
+                "memory_retained",
+                "Bytes retained for reuse, not returned to the OS (jemalloc).",
+                a.retained,
+            ),
         ];
         for (name, help, v) in bytes {
             gauge(enc, name, help, Some(Unit::Bytes), v as f64)?;
@@ -179,16 +197,40 @@ fn encode_self_and_process(snap: &Snapshot, enc: &mut DescriptorEncoder<'_>) -> 
     }
     let p = &mem.process;
     if let Some(v) = p.resident_bytes {
-        gauge(enc, "process_resident_memory", "Resident set size.", Some(Unit::Bytes), v as f64)?;
+        gauge(
+            enc,
+            "process_resident_memory",
+            "Resident set size.",
+            Some(Unit::Bytes),
+            v as f64,
+        )?;
     }
     if let Some(v) = p.virtual_bytes {
-        gauge(enc, "process_virtual_memory", "Virtual memory size.", Some(Unit::Bytes), v as f64)?;
+        gauge(
+            enc,
+            "process_virtual_memory",
+            "Virtual memory size.",
+            Some(Unit::Bytes),
+            v as f64,
+        )?;
     }
     if let Some(v) = p.threads {
-        gauge(enc, "process_threads", "Threads in the process.", None, v as f64)?;
+        gauge(
+            enc,
+            "process_threads",
+            "Threads in the process.",
+            None,
+            v as f64,
+        )?;
     }
     if let Some(v) = p.open_fds {
-        gauge(enc, "process_open_fds", "Open file descriptors.", None, v as f64)?;
+        gauge(
+            enc,
+            "process_open_fds",
+            "Open file descriptors.",
+            None,
+            v as f64,
+        )?;
     }
     gauge(
         enc,

@@ -101,6 +101,7 @@ impl Counter {
     pub const COUNT: usize = C_CLAMPED + 1;
 
     /// Index of this member in a recorder's counter array.
+    #[inline]
     pub const fn slot(self) -> usize {
         use Counter::*;
         match self {
@@ -204,7 +205,11 @@ impl Counter {
             ),
             MarketVolume => desc("market_volume", "Quantity traded in markets.", N),
             SessionsOpened => desc("sessions_opened", "Coordination sessions opened.", N),
-            SessionsClosed => desc("sessions_closed", "Coordination sessions closed normally.", N),
+            SessionsClosed => desc(
+                "sessions_closed",
+                "Coordination sessions closed normally.",
+                N,
+            ),
             SessionsExpired => desc(
                 "sessions_expired",
                 "Coordination sessions that reached their deadline.",
@@ -212,8 +217,16 @@ impl Counter {
             ),
             SessionsCancelled => desc("sessions_cancelled", "Coordination sessions cancelled.", N),
             RuntimeCommands => desc("runtime_commands", "Commands handled by workers.", N),
-            RuntimeStalls => desc("runtime_stalls", "Worker ticks that overran their budget.", N),
-            RuntimeParks => desc("runtime_parks", "Times a worker parked for lack of work.", N),
+            RuntimeStalls => desc(
+                "runtime_stalls",
+                "Worker ticks that overran their budget.",
+                N,
+            ),
+            RuntimeParks => desc(
+                "runtime_parks",
+                "Times a worker parked for lack of work.",
+                N,
+            ),
             RuntimeInboxFull => desc(
                 "runtime_inbox_full_rejections",
                 "Commands refused because the owning worker's inbox was full.",
@@ -265,6 +278,7 @@ impl Gauge {
     pub const COUNT: usize = G_AFTER_AGENTS + 4;
 
     /// Index of this member in a recorder's gauge array.
+    #[inline]
     pub const fn slot(self) -> usize {
         match self {
             Gauge::Agents(s) => s.index(),
@@ -288,6 +302,7 @@ impl Gauge {
     }
 
     /// True when the gauge is exposed per worker rather than summed.
+    #[inline]
     pub const fn per_worker(self) -> bool {
         matches!(self, Gauge::InboxDepth)
     }
@@ -384,6 +399,7 @@ impl Hist {
     pub const COUNT: usize = H_AFTER_COORD + 6;
 
     /// Index of this member in a recorder's histogram array.
+    #[inline]
     pub const fn slot(self) -> usize {
         match self {
             Hist::CoordinationDuration(p) => p.index(),
@@ -414,6 +430,7 @@ impl Hist {
     }
 
     /// Storage and buckets.
+    #[inline]
     pub const fn spec(self) -> HistSpec {
         match self {
             Hist::CoordinationDuration(_) | Hist::TickDuration | Hist::SweepPause => HistSpec {
@@ -519,14 +536,21 @@ mod tests {
         names.extend(Gauge::all().iter().map(|g| g.desc().name));
         names.extend(Hist::all().iter().map(|h| h.desc().name));
         for n in &names {
-            assert!(n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'), "{n}");
+            assert!(
+                n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{n}"
+            );
             assert!(!n.ends_with("_total"), "{n}: the encoder adds _total");
         }
         names.dedup();
         let mut sorted = names.clone();
         sorted.sort_unstable();
         sorted.dedup();
-        assert_eq!(sorted.len(), names.len(), "a family name appears twice: {names:?}");
+        assert_eq!(
+            sorted.len(),
+            names.len(),
+            "a family name appears twice: {names:?}"
+        );
     }
 
     #[test]
@@ -538,7 +562,10 @@ mod tests {
             if s.scale == RATIO_SCALE {
                 assert!(top <= s.high as f64, "{h:?}: top bucket above range");
             } else {
-                assert!(top < s.high as f64, "{h:?}: clamped values must land above the top bucket");
+                assert!(
+                    top < s.high as f64,
+                    "{h:?}: clamped values must land above the top bucket"
+                );
             }
         }
     }

@@ -145,7 +145,11 @@ mod tests {
             assert!(!b.record(spec.high), "{h:?}: high is in range");
             assert!(b.record(spec.high + 1), "{h:?}: above high is clamped");
             assert_eq!(b.len(), 3);
-            assert!(b.footprint_bytes() < 400 * 1024, "{h:?}: {} bytes", b.footprint_bytes());
+            assert!(
+                b.footprint_bytes() < 400 * 1024,
+                "{h:?}: {} bytes",
+                b.footprint_bytes()
+            );
         }
     }
 

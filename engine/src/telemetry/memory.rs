@@ -102,8 +102,7 @@ pub fn memory_over_limit(limit_mb: u64) -> bool {
 }
 
 pub(crate) fn over_limit(used_bytes: Option<u64>, limit_mb: u64) -> bool {
-    limit_mb != 0
-        && used_bytes.is_some_and(|used| used > limit_mb.saturating_mul(1024 * 1024))
+    limit_mb != 0 && used_bytes.is_some_and(|used| used > limit_mb.saturating_mul(1024 * 1024))
 }
 
 /// Read `/proc/self/status` and `/proc/self/fd` (all `None` where unavailable).
@@ -146,7 +145,8 @@ mod tests {
 
     #[test]
     fn parses_status_text() {
-        let text = "Name:\tmabeam\nVmSize:\t  20000 kB\nVmRSS:\t    1500 kB\nThreads:\t7\nbad line\n";
+        let text =
+            "Name:\tmabeam\nVmSize:\t  20000 kB\nVmRSS:\t    1500 kB\nThreads:\t7\nbad line\n";
         let s = parse_status(text);
         assert_eq!(s.resident_bytes, Some(1500 * 1024));
         assert_eq!(s.virtual_bytes, Some(20000 * 1024));

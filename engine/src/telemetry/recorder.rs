@@ -453,12 +453,20 @@ mod tests {
         let t = Telemetry::new(TelemetrySettings::default()).unwrap();
         let mut rec = t.recorder("tester", 0).unwrap();
         rec.record_duration(Hist::SweepPause, Duration::from_micros(700));
-        rec.record_coordination(Protocol::Market, Outcome::Success, Duration::from_micros(9), None);
+        rec.record_coordination(
+            Protocol::Market,
+            Outcome::Success,
+            Duration::from_micros(9),
+            None,
+        );
         {
             // A reader holding every lock, as a long scrape would.
             let _h = t.hub.hists.lock();
             let _w = t.hub.windows.lock();
-            assert!(!rec.flush(), "flush reports it could not publish instead of waiting");
+            assert!(
+                !rec.flush(),
+                "flush reports it could not publish instead of waiting"
+            );
         }
         assert_eq!(t.histogram(Hist::SweepPause).count, 0);
         assert!(rec.flush());
@@ -487,6 +495,10 @@ mod tests {
     fn histogram_memory_per_recorder_is_bounded() {
         let t = Telemetry::new(TelemetrySettings::default()).unwrap();
         let rec = t.recorder("tester", 0).unwrap();
-        assert!(rec.histogram_bytes() < 3 * 1024 * 1024, "{}", rec.histogram_bytes());
+        assert!(
+            rec.histogram_bytes() < 3 * 1024 * 1024,
+            "{}",
+            rec.histogram_bytes()
+        );
     }
 }

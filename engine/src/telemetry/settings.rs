@@ -150,15 +150,69 @@ mod tests {
     #[test]
     fn each_bad_field_is_named() {
         let cases: Vec<(&str, TelemetrySettings)> = vec![
-            ("retention_minutes", TelemetrySettings { retention_minutes: 0, ..Default::default() }),
-            ("cleanup_interval_ms", TelemetrySettings { cleanup_interval_ms: 0, ..Default::default() }),
-            ("anomaly_threshold", TelemetrySettings { anomaly_threshold: f64::NAN, ..Default::default() }),
-            ("anomaly_threshold", TelemetrySettings { anomaly_threshold: -1.0, ..Default::default() }),
-            ("anomaly_min_samples", TelemetrySettings { anomaly_min_samples: 1, ..Default::default() }),
-            ("anomaly_window_samples", TelemetrySettings { anomaly_window_samples: 5, ..Default::default() }),
-            ("buffer_size", TelemetrySettings { buffer_size: 0, ..Default::default() }),
-            ("flush_interval_ms", TelemetrySettings { flush_interval_ms: 0, ..Default::default() }),
-            ("max_recorders", TelemetrySettings { max_recorders: 0, ..Default::default() }),
+            (
+                "retention_minutes",
+                TelemetrySettings {
+                    retention_minutes: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "cleanup_interval_ms",
+                TelemetrySettings {
+                    cleanup_interval_ms: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "anomaly_threshold",
+                TelemetrySettings {
+                    anomaly_threshold: f64::NAN,
+                    ..Default::default()
+                },
+            ),
+            (
+                "anomaly_threshold",
+                TelemetrySettings {
+                    anomaly_threshold: -1.0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "anomaly_min_samples",
+                TelemetrySettings {
+                    anomaly_min_samples: 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "anomaly_window_samples",
+                TelemetrySettings {
+                    anomaly_window_samples: 5,
+                    ..Default::default()
+                },
+            ),
+            (
+                "buffer_size",
+                TelemetrySettings {
+                    buffer_size: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "flush_interval_ms",
+                TelemetrySettings {
+                    flush_interval_ms: 0,
+                    ..Default::default()
+                },
+            ),
+            (
+                "max_recorders",
+                TelemetrySettings {
+                    max_recorders: 0,
+                    ..Default::default()
+                },
+            ),
         ];
         for (name, s) in cases {
             match s.validate() {

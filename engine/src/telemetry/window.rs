@@ -262,7 +262,10 @@ impl WindowStore {
 
     /// Merge one recorder's minute into the store.
     pub(crate) fn merge(&mut self, minute: u64, set: &MinuteSet) {
-        let newest = self.buckets.back().map_or(minute, |(m, _)| (*m).max(minute));
+        let newest = self
+            .buckets
+            .back()
+            .map_or(minute, |(m, _)| (*m).max(minute));
         if minute < self.oldest_kept(newest) {
             self.late_dropped += 1;
             return;
@@ -451,7 +454,10 @@ mod tests {
     fn store_keeps_retention_plus_current() {
         let mut store = WindowStore::new(3);
         for minute in 0..10 {
-            store.merge(minute, &set_with(Protocol::Market, Outcome::Success, 100, 1));
+            store.merge(
+                minute,
+                &set_with(Protocol::Market, Outcome::Success, 100, 1),
+            );
         }
         assert_eq!(store.len(), 4, "minutes 6,7,8 and current 9");
         store.merge(2, &set_with(Protocol::Market, Outcome::Success, 100, 1));
