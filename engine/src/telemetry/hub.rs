@@ -341,6 +341,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn hub_is_shareable_and_recorders_movable() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<Telemetry>();
+        send::<Recorder>();
+    }
+
+    #[test]
     fn recorder_names_are_checked() {
         let t = Telemetry::new(TelemetrySettings::test_min()).unwrap();
         assert!(matches!(
