@@ -169,7 +169,7 @@ pub fn run(sim: &Simulation) -> Result<SimulationReport, CoordError> {
             });
         }
         let orders: Vec<Order> = book.iter().map(|c| c.order.clone()).collect();
-        let matched = call::match_orders(&orders)?;
+        let matched = call::clearing(&orders)?;
         // Value surplus: true values of the traders behind the filled orders.
         let signed_value = |c: &Carried| {
             let v = i128::from(sim.traders[c.trader].value.micros());
@@ -222,7 +222,7 @@ fn best_value_surplus(sim: &Simulation, book: &[Carried]) -> Result<i128, CoordE
             ..c.order.clone()
         })
         .collect();
-    Ok(call::match_orders(&at_value)?.max_surplus)
+    Ok(call::clearing(&at_value)?.max_surplus)
 }
 
 #[cfg(test)]
