@@ -30,34 +30,34 @@ pub struct SealedAuction<'a> {
 
 /// Clears a sealed-bid auction.
 pub fn clear(auction: &SealedAuction<'_>) -> Result<AuctionOutcome, CoordError> {
-    // Plain i64 micros and an index sentinel keep the loop branch-light.
-    let reserve = auction.reserve.micros();
-    let (mut best_i, mut best_amount, mut second) = (usize::MAX, i64::MIN, i64::MIN);
+    let reserve = auction.reserve;
+    let mut best: Option<usize> = None;
+    let mut best_amount = Money::ZERO;
+    let mut second: Option<Money> = None;
     let mut eligible = 0usize;
-    let mut best_value = 0i64;
+    let mut best_value = Money::ZERO;
     for (i, bid) in auction.bids.iter().enumerate() {
-        let amount = bid.amount.micros();
-        best_value = best_value.max(bid.true_value.unwrap_or(bid.amount).micros());
-        if amount < reserve {
+        let value = bid.value();
+        if value > best_value {
+            best_value = value;
+        }
+        if bid.amount < reserve {
             continue;
         }
         eligible += 1;
-        // Strictly greater replaces: the earliest of equal bids keeps the lead.
-        if amount > best_amount || best_i == usize::MAX {
-            second = best_amount;
-            best_amount = amount;
-            best_i = i;
-        } else if amount > second {
-            second = amount;
+        if best.is_none() || bid.amount > best_amount {
+            if best.is_some() {
+                second = Some(best_amount);
+            }
+            best = Some(i);
+            best_amount = bid.amount;
+        } else if second.is_none_or(|s| bid.amount > s) {
+            second = Some(bid.amount);
         }
     }
-    let best = (best_i != usize::MAX).then_some(best_i);
-    let (best_amount, second) = (Money(best_amount), Money(second));
-    let best_value = Money(best_value);
     let price = best.map(|_| match auction.pricing {
         SealedPricing::FirstPrice => best_amount,
-        // With no second eligible bid, `second` is i64::MIN and the reserve applies.
-        SealedPricing::SecondPrice => second.max(auction.reserve),
+        SealedPricing::SecondPrice => second.map_or(reserve, |s| s.max(reserve)),
     });
     let realised = best.map_or(Money::ZERO, |i| auction.bids[i].value());
     let out = SingleItemOutcome {
