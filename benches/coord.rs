@@ -67,7 +67,7 @@ fn bare_pass(bids: &[Bid]) -> (i64, i64) {
 
 fn sort_everything(bids: &[Bid]) -> Option<(String, Money)> {
     let mut all: Vec<&Bid> = bids.iter().collect();
-    all.sort_by(|a, b| b.amount.cmp(&a.amount));
+    all.sort_by_key(|b| std::cmp::Reverse(b.amount));
     let w = all.first()?;
     Some((
         w.agent_id.clone(),
@@ -199,7 +199,7 @@ fn greedy(items: &BTreeMap<String, u64>, bids: &[Bid]) -> Money {
             .as_ref()
             .map_or(1, |m| m.values().sum::<u64>().max(1)) as i64
     };
-    order.sort_by(|a, b| (b.amount.micros() / size(b)).cmp(&(a.amount.micros() / size(a))));
+    order.sort_by_key(|b| std::cmp::Reverse(b.amount.micros() / size(b)));
     let mut left = items.clone();
     let mut agents = std::collections::HashSet::new();
     let mut total = Money::ZERO;

@@ -408,7 +408,7 @@ pub fn auction<'a>(a: &'a AuctionSpec, limits: &Limits) -> Result<ValidAuction<'
             })?;
             check_count("auction.items", items.len(), limits.items_per_auction_max)?;
             for name in items.keys() {
-                check_id(&format!("auction.items.{name}"), name)?;
+                check_id(format_args!("auction.items.{name}"), name)?;
             }
             ValidAuction::Combinatorial(CombinatorialAuction {
                 items,
@@ -562,6 +562,20 @@ pub fn allocation(a: &AllocationSpec, limits: &Limits) -> Result<(), CoordError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn duplicates_found_by_pairs_and_by_hashing() {
+        for n in [3usize, 16, 17, 200] {
+            let mut ids: Vec<String> = (0..n).map(|i| format!("agent{i}")).collect();
+            assert!(check_unique("l", ids.iter().map(String::as_str)).is_ok());
+            ids.push("agent1".into());
+            let e = check_unique("l", ids.iter().map(String::as_str)).unwrap_err();
+            assert_eq!(
+                e.field().map(str::to_string),
+                Some(format!("l[{n}].agent_id"))
+            );
+        }
+    }
 
     #[test]
     fn ids() {

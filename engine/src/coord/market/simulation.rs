@@ -18,7 +18,7 @@ use crate::coord::market::call;
 use crate::coord::money::Money;
 use crate::coord::outcome::ratio;
 use crate::coord::request::{Order, Side};
-use crate::coord::validate::{check_id, check_positive};
+use crate::coord::validate::{At, check_id, check_positive};
 
 /// Most periods a simulation may run.
 pub const PERIODS_MAX: u32 = 100_000;
@@ -117,9 +117,9 @@ fn validate(sim: &Simulation) -> Result<(), CoordError> {
         return Err(invalid("orders_max".into(), "must be at least 1"));
     }
     for (i, t) in sim.traders.iter().enumerate() {
-        check_id(&format!("traders[{i}].agent_id"), &t.agent_id)?;
+        check_id(At("traders", i, "agent_id"), &t.agent_id)?;
         check_positive(
-            &format!("traders[{i}].value"),
+            At("traders", i, "value"),
             t.value,
             "a value must be positive",
         )?;
@@ -273,6 +273,23 @@ mod tests {
             a.periods.iter().any(|p| p.carried > 0),
             "unfilled orders carry over"
         );
+    }
+
+    #[test]
+    fn edge_parameters_run() {
+        let mut s = sim(3);
+        s.shade_max = 0.0;
+        s.participation = 1.0;
+        s.carry_periods = 0;
+        let r = run(&s).unwrap();
+        // Truthful limits, everyone present, nothing carried: every period is efficient.
+        assert!(
+            r.periods
+                .iter()
+                .all(|p| p.carried == 0 && p.efficiency == 1.0)
+        );
+        s.participation = 0.0;
+        assert_eq!(run(&s).unwrap().total_volume, 0);
     }
 
     #[test]
