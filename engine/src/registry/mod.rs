@@ -29,6 +29,7 @@
 
 #![forbid(unsafe_code)]
 
+mod entry;
 mod error;
 mod id;
 mod record;

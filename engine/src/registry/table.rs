@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::entry::Entry;
 use super::error::RegistryError;
 use super::id::{hash_id, shard_for_hash};
 use super::record::{AgentFilter, AgentRecord, AgentRef, SHARDS_MAX, SLOTS_MAX};
@@ -13,7 +14,7 @@ use crate::sync::primitive::{AtomicUsize, CachePadded, Ordering};
 /// One shard's published state: written only by its [`ShardWriter`], read by anyone.
 pub(crate) struct Shard {
     /// Preallocated slots; each holds the current record of one agent, or nothing.
-    pub(crate) slots: Box<[EpochBox<AgentRecord>]>,
+    pub(crate) slots: Box<[EpochBox<Entry>]>,
     /// Id hash -> slot.
     pub(crate) index: NameIndex,
     /// Agents published in this shard.
@@ -30,18 +31,18 @@ impl Shard {
         id: &str,
         hash: u64,
         guard: &'g Guard,
-    ) -> Option<(u32, &'g AgentRecord)> {
+    ) -> Option<(u32, &'g Entry)> {
         let mut found = None;
         let slot = self.index.find(hash, guard, |slot| {
             match self.slots.get(slot as usize).and_then(|s| s.load(guard)) {
-                Some(rec) if rec.spec.id == id => {
-                    found = Some(rec);
+                Some(entry) if entry.is(id, hash) => {
+                    found = Some(entry);
                     true
                 }
                 _ => false,
             }
         })?;
-        found.map(|rec| (slot, rec))
+        found.map(|entry| (slot, entry))
     }
 }
 
@@ -125,13 +126,17 @@ impl Registry {
     fn find<'g>(&'g self, id: &str, guard: &'g Guard) -> Option<&'g AgentRecord> {
         let hash = hash_id(id);
         let shard = &self.inner.shards[shard_for_hash(hash, self.inner.shards.len())];
-        shard.find(id, hash, guard).map(|(_, rec)| rec)
+        shard.find(id, hash, guard).map(|(_, entry)| &entry.record)
     }
 
     #[inline]
     fn find_ref<'g>(&'g self, agent_ref: AgentRef, guard: &'g Guard) -> Option<&'g AgentRecord> {
         let shard = self.inner.shards.get(usize::from(agent_ref.shard))?;
-        let rec = shard.slots.get(agent_ref.slot as usize)?.load(guard)?;
+        let rec = &shard
+            .slots
+            .get(agent_ref.slot as usize)?
+            .load(guard)?
+            .record;
         (rec.agent_ref == agent_ref).then_some(rec)
     }
 
@@ -171,8 +176,9 @@ impl Registry {
         self.with(id, |_| ()).is_some()
     }
 
-    /// The records that pass `filter`, sorted by id. Each record is consistent; the list is
-    /// a scan, not a snapshot: agents registered or removed meanwhile may or may not appear.
+    /// The records that pass `filter`, sorted by id, each id once. Each record is
+    /// consistent; the list is a scan, not a snapshot: agents registered or removed
+    /// meanwhile may or may not appear.
     pub fn list(&self, filter: &AgentFilter) -> Vec<AgentRecord> {
         let guard = pin();
         let mut out = Vec::new();
@@ -182,15 +188,32 @@ impl Registry {
                 .load(Ordering::Acquire)
                 .min(shard.slots.len());
             for slot in &shard.slots[..used] {
-                if let Some(rec) = slot.load(&guard)
-                    && rec.matches(filter)
+                if let Some(entry) = slot.load(&guard)
+                    && entry.record.matches(filter)
                 {
-                    out.push(rec.clone());
+                    out.push(entry.record.clone());
                 }
             }
         }
-        drop(guard);
-        out.sort_unstable_by(|a, b| a.spec.id.cmp(&b.spec.id));
+        out.sort_by(|a, b| a.spec.id.cmp(&b.spec.id));
+        // An agent deregistered and registered again during the scan can show up twice
+        // (old slot, new slot); keep its current registration (or the first seen).
+        if out.windows(2).any(|w| w[0].spec.id == w[1].spec.id) {
+            let mut deduped: Vec<AgentRecord> = Vec::with_capacity(out.len());
+            for rec in out {
+                match deduped.last_mut() {
+                    Some(last) if last.spec.id == rec.spec.id => {
+                        if self.find(&rec.spec.id, &guard).map(|cur| cur.agent_ref)
+                            == Some(rec.agent_ref)
+                        {
+                            *last = rec;
+                        }
+                    }
+                    _ => deduped.push(rec),
+                }
+            }
+            out = deduped;
+        }
         out
     }
 
