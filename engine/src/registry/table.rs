@@ -21,6 +21,9 @@ pub(crate) struct Shard {
     pub(crate) live: CachePadded<AtomicUsize>,
     /// Slots at or beyond this index have never been used (bounds `list` scans).
     pub(crate) high_water: CachePadded<AtomicUsize>,
+    /// Records and index tables this shard retired and that are not freed yet (one gauge
+    /// per shard, so writers on different cores do not share a counter).
+    pub(crate) backlog: Backlog,
 }
 
 impl Shard {
@@ -51,7 +54,6 @@ pub(crate) struct Inner {
     /// Agents registered or being registered, all shards (the capacity reservation).
     pub(crate) reserved: CachePadded<AtomicUsize>,
     pub(crate) max_agents: usize,
-    pub(crate) backlog: Backlog,
 }
 
 /// The agent registry, as seen by readers: a cheap handle (`Clone + Send + Sync`) that any
@@ -82,14 +84,17 @@ impl Registry {
                 reason: format!("max_agents is {max_agents}; use 1 to {SLOTS_MAX}"),
             });
         }
-        let backlog = Backlog::new();
         let per_shard = max_agents.div_ceil(shards);
         let shards_vec: Box<[Shard]> = (0..shards)
-            .map(|_| Shard {
-                slots: (0..max_agents).map(|_| EpochBox::empty()).collect(),
-                index: NameIndex::new(per_shard, backlog.clone()),
-                live: CachePadded::new(AtomicUsize::new(0)),
-                high_water: CachePadded::new(AtomicUsize::new(0)),
+            .map(|_| {
+                let backlog = Backlog::new();
+                Shard {
+                    slots: (0..max_agents).map(|_| EpochBox::empty()).collect(),
+                    index: NameIndex::new(per_shard, backlog.clone()),
+                    live: CachePadded::new(AtomicUsize::new(0)),
+                    high_water: CachePadded::new(AtomicUsize::new(0)),
+                    backlog,
+                }
             })
             .collect();
         let registry = Registry {
@@ -97,7 +102,6 @@ impl Registry {
                 shards: shards_vec,
                 reserved: CachePadded::new(AtomicUsize::new(0)),
                 max_agents,
-                backlog,
             }),
         };
         let writers = (0..shards)
@@ -229,7 +233,7 @@ impl Registry {
     /// Records (and index tables) retired by writers but not yet freed. It rises with
     /// write traffic and must drain when writers go idle and flush.
     pub fn retired_backlog(&self) -> usize {
-        self.inner.backlog.get()
+        self.inner.shards.iter().map(|s| s.backlog.get()).sum()
     }
 }
 

@@ -140,11 +140,7 @@ impl ShardWriter {
         let record = AgentRecord::new(Arc::new(spec), agent_ref, now_ms);
         let shard = self.shard_ref();
         // Publish the record first, then the index entry that leads readers to it.
-        shard.slots[slot as usize].replace(
-            Some(Entry::new(key, record)),
-            &guard,
-            &self.registry.inner.backlog,
-        );
+        shard.slots[slot as usize].replace(Some(Entry::new(key, record)), &guard, &shard.backlog);
         if shard.high_water.load(Ordering::Relaxed) <= slot as usize {
             shard.high_water.store(slot as usize + 1, Ordering::Release);
         }
@@ -164,7 +160,7 @@ impl ShardWriter {
         // Unlink the index entry first, then empty the slot.
         shard.index.remove(hash, slot, &guard);
         let old = shard.slots[slot as usize]
-            .replace(None, &guard, &self.registry.inner.backlog)
+            .replace(None, &guard, &shard.backlog)
             .map(|entry| entry.record.clone());
         shard.live.fetch_sub(1, Ordering::Release);
         self.free.push(slot);
@@ -264,7 +260,7 @@ impl ShardWriter {
         };
         let next = make(&cur.record)?;
         let entry = Entry::new(cur.key, next.clone());
-        shard.slots[slot as usize].replace(Some(entry), &guard, &self.registry.inner.backlog);
+        shard.slots[slot as usize].replace(Some(entry), &guard, &shard.backlog);
         Ok(next)
     }
 }
