@@ -1,7 +1,9 @@
 //! Registry benchmarks, each beside its peers on the same workload in the same run:
 //! `dashmap::DashMap`, `scc::HashMap`, `papaya::HashMap` and
 //! `parking_lot::RwLock<std::collections::HashMap>`, all keyed by the same `String` ids and
-//! holding the same `AgentRecord` values. Peers use their default hashers.
+//! holding the same `AgentRecord` values. Peers use their default hashers (SipHash);
+//! `dashmap_idhash` and `rwlock_idhash` are the same peers hashing with the registry's own
+//! id hash, to show how much of the difference is the hash function.
 //!
 //! - `registry_lookup/{target}/{threads}`: 95% reads (read `state` and `restarts` of a
 //!   random agent in place, no copy), 5% writes (bump `restarts` of an agent the thread
@@ -17,13 +19,14 @@
 //! `cargo bench --bench registry -- --warm-up-time 1 --measurement-time 3`
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::hint::black_box;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use mabeam_engine::registry::{
-    AgentRecord, AgentRef, AgentSpec, AgentState, Registry, ShardWriter, shard_of,
+    AgentRecord, AgentRef, AgentSpec, AgentState, Registry, ShardWriter, hash_bytes, shard_of,
 };
 use parking_lot::RwLock;
 
@@ -47,6 +50,25 @@ fn record(id: &str, n: usize) -> AgentRecord {
         0,
     )
 }
+
+/// A `Hasher` running the registry's id hash over the key bytes (a `str` key writes its
+/// bytes, then a 0xff terminator byte).
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = self.0.rotate_left(17) ^ hash_bytes(bytes);
+    }
+    fn write_u8(&mut self, byte: u8) {
+        self.0 = self.0.rotate_left(5) ^ u64::from(byte);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type IdHash = BuildHasherDefault<IdHasher>;
 
 /// One thread's precomputed operations: (key index, is_write). Reads pick any agent,
 /// writes pick one the thread owns.
@@ -119,8 +141,8 @@ const LIFECYCLE: [AgentState; 4] = [
     AgentState::Stopped,
 ];
 
-struct Dash(dashmap::DashMap<String, AgentRecord>);
-impl Target for Dash {
+struct Dash<S = std::hash::RandomState>(dashmap::DashMap<String, AgentRecord, S>);
+impl<S: std::hash::BuildHasher + Clone + Send + Sync> Target for Dash<S> {
     type W = ();
     #[inline]
     fn read(&self, id: &str, _: usize) -> u32 {
@@ -194,8 +216,8 @@ impl Target for Papaya {
     }
 }
 
-struct Locked(RwLock<HashMap<String, AgentRecord>>);
-impl Target for Locked {
+struct Locked<S = std::hash::RandomState>(RwLock<HashMap<String, AgentRecord, S>>);
+impl<S: std::hash::BuildHasher + Send + Sync> Target for Locked<S> {
     type W = ();
     #[inline]
     fn read(&self, id: &str, _: usize) -> u32 {
@@ -285,6 +307,16 @@ fn churn_run<T: Target>(
     })
 }
 
+fn idhash_peers(ids: &[String]) -> (Dash<IdHash>, Locked<IdHash>) {
+    let dash = Dash(dashmap::DashMap::with_hasher(IdHash::default()));
+    let mut plain = HashMap::with_hasher(IdHash::default());
+    for (n, id) in ids.iter().enumerate() {
+        dash.0.insert(id.clone(), record(id, n));
+        plain.insert(id.clone(), record(id, n));
+    }
+    (dash, Locked(RwLock::new(plain)))
+}
+
 fn peers(ids: &[String]) -> (Dash, Scc, Papaya, Locked) {
     let dash = Dash(dashmap::DashMap::new());
     let scc_map = Scc(scc::HashMap::new());
@@ -346,6 +378,13 @@ fn bench_lookup(c: &mut Criterion) {
         });
         group.bench_function(BenchmarkId::new("rwlock_hashmap", threads), |b| {
             b.iter_custom(|iters| lookup_run(&locked, &mut units, &ids, &ops, iters))
+        });
+        let (dash_fast, locked_fast) = idhash_peers(&ids);
+        group.bench_function(BenchmarkId::new("dashmap_idhash", threads), |b| {
+            b.iter_custom(|iters| lookup_run(&dash_fast, &mut units, &ids, &ops, iters))
+        });
+        group.bench_function(BenchmarkId::new("rwlock_idhash", threads), |b| {
+            b.iter_custom(|iters| lookup_run(&locked_fast, &mut units, &ids, &ops, iters))
         });
     }
     group.finish();

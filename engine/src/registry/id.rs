@@ -73,7 +73,12 @@ pub(crate) fn truncate(s: &str) -> String {
 /// The stable 64-bit hash of an id (see the module docs).
 #[inline]
 pub fn hash_id(id: &str) -> u64 {
-    let bytes = id.as_bytes();
+    hash_bytes(id.as_bytes())
+}
+
+/// [`hash_id`] over raw bytes (`hash_id(s) == hash_bytes(s.as_bytes())`).
+#[inline]
+pub fn hash_bytes(bytes: &[u8]) -> u64 {
     let len = bytes.len();
     let mut acc = P0 ^ (len as u64).wrapping_mul(P2);
     if len <= 16 {
