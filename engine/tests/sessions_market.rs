@@ -87,6 +87,9 @@ fn continuous_market_fills_at_the_resting_price_in_price_time_order() {
 fn call_market_clears_on_its_timer() {
     let mut c = config(2);
     c.coordination.market_update_frequency = Duration::from_millis(50);
+    // Keep the market open well past its first call, however loaded the machine.
+    c.coordination.protocol_timeout = Duration::from_secs(10);
+    c.coordination.default_timeout = Duration::from_secs(10);
     let engine = Engine::start(c).unwrap();
     let h = engine.handle();
     let id = wait(h.open_market(OpenMarket::new(MarketKind::Call)))

@@ -90,6 +90,15 @@ pub enum EngineError {
     /// The profile is invalid.
     #[error(transparent)]
     Profile(#[from] std::sync::Arc<ProfileError>),
+    /// A feature switched off in the profile.
+    #[error("{what} is switched off in the profile")]
+    Disabled {
+        /// What is off, and the key that turns it on.
+        what: &'static str,
+    },
+    /// An argument was invalid (for example an unknown protocol name).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
     /// The engine could not start (threads, pools, telemetry).
     #[error("the engine could not start: {0}")]
     Start(String),
@@ -117,6 +126,8 @@ impl EngineError {
             EngineError::Variable(e) => e.code(),
             EngineError::Session(e) => e.code(),
             EngineError::Profile(_) => "invalid_profile",
+            EngineError::Disabled { .. } => "disabled",
+            EngineError::InvalidInput(_) => "invalid_input",
             EngineError::Start(_) => "start_failed",
             EngineError::Internal(_) => "internal",
         }
@@ -146,6 +157,8 @@ impl EngineError {
             EngineError::Variable(e) => e.status(),
             EngineError::Session(e) => e.status(),
             EngineError::Profile(_) => 400,
+            EngineError::Disabled { .. } => 404,
+            EngineError::InvalidInput(_) => 400,
             EngineError::Start(_) | EngineError::Internal(_) => 500,
         }
     }

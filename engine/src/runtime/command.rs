@@ -43,6 +43,11 @@ pub(crate) enum Command {
         msg: Value,
         reply: Answer<Value>,
     },
+    /// The worker's measurements of one agent.
+    AgentStats {
+        id: String,
+        reply: Answer<crate::runtime::agent::AgentStats>,
+    },
     /// A round trip that does nothing: answers the worker's index.
     Ping { reply: Answer<usize> },
     /// A live-session command (auctions, markets, consensus rounds).

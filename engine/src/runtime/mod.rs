@@ -13,6 +13,7 @@ pub(crate) mod sessions;
 pub(crate) mod shared;
 pub mod supervisor;
 pub(crate) mod variables;
+pub(crate) mod watch;
 pub(crate) mod worker;
 
 pub use command::LifecycleOp;

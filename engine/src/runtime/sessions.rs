@@ -425,7 +425,11 @@ impl Worker {
     }
 
     fn record_clearing(&mut self, done: &Done) {
-        if !self.shared.config.coordination_metrics_on() {
+        // Windows and durations: `coordination.metrics_enabled`; auction and
+        // market families: `coordination.telemetry_enabled`.
+        let metrics = self.shared.config.coordination_metrics_on();
+        let events = self.shared.config.coordination_telemetry_on();
+        if !metrics && !events {
             return;
         }
         let (protocol, efficiency) = match &done.result {
@@ -440,8 +444,13 @@ impl Worker {
         } else {
             Outcome::Failure
         };
-        self.rec
-            .record_coordination(protocol, outcome, done.took, efficiency);
+        if metrics {
+            self.rec
+                .record_coordination(protocol, outcome, done.took, efficiency);
+        }
+        if !events {
+            return;
+        }
         match &done.result {
             Ok(CoordinationOutcome::Auction(a)) => {
                 if let Some(kind) = auction_label(a) {

@@ -20,6 +20,8 @@ pub(crate) struct WorkerStatus {
     pub(crate) pinned: AtomicBool,
     /// Whether the worker thread has exited.
     pub(crate) exited: AtomicBool,
+    /// Whether the worker is parked (idle, waiting for a command or a timer).
+    pub(crate) parked: AtomicBool,
 }
 
 pub(crate) struct Shared {

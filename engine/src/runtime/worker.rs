@@ -44,6 +44,8 @@ pub(crate) struct Worker {
     next_health: Instant,
     next_gc: Instant,
     last_stall_log: Option<Instant>,
+    /// Worker 0 only: engine-wide health evaluation and telemetry export.
+    pub(crate) engine_timers: Option<crate::runtime::watch::EngineTimers>,
 }
 
 impl Worker {
@@ -57,6 +59,8 @@ impl Worker {
         let cfg = &shared.config;
         let live = LiveState::new(cfg, &shared.limits);
         let vars = VarState::new(cfg)?;
+        let engine_timers =
+            (index == 0).then(|| crate::runtime::watch::EngineTimers::new(cfg, now));
         Ok(Self {
             index,
             next_health: now + cfg.agent_registry.health_check_interval,
@@ -69,6 +73,7 @@ impl Worker {
             live,
             vars,
             last_stall_log: None,
+            engine_timers,
         })
     }
 
@@ -133,7 +138,7 @@ impl Worker {
                 }
                 break;
             }
-            if draining && inbox.len() == 0 && self.live.quiet() {
+            if draining && inbox.is_empty() && self.live.quiet() {
                 break;
             }
             if handled > 0 {
@@ -143,7 +148,10 @@ impl Worker {
             match idle_since {
                 None => idle_since = Some(tick_start),
                 Some(since) if tick_start.duration_since(since) < spin => {
-                    std::hint::spin_loop();
+                    // Wait for a command without the tick's bookkeeping, up to
+                    // the next timer or the end of the spin window.
+                    let until = (since + spin).min(self.next_timer());
+                    spin_until(|| !inbox.is_empty(), until);
                 }
                 Some(_) => {
                     for w in &mut self.writers {
@@ -151,7 +159,10 @@ impl Worker {
                     }
                     self.rec.record_park();
                     let timeout = self.next_timer().saturating_duration_since(Instant::now());
+                    let status = &shared.status[self.index];
+                    status.parked.store(true, Ordering::Release);
                     inbox.park(seen, Some(timeout.max(Duration::from_millis(1))));
+                    status.parked.store(false, Ordering::Release);
                     idle_since = None;
                 }
             }
@@ -172,6 +183,7 @@ impl Worker {
             Command::Lifecycle { id, op, reply } => reply.send(self.lifecycle(&id, op)),
             Command::Send { id, msg, reply } => reply.send(self.deliver(&id, msg)),
             Command::Ping { reply } => reply.send(Ok(self.index)),
+            Command::AgentStats { id, reply } => reply.send(self.agent_stats(&id)),
             Command::Session(cmd) => self.session_command(cmd),
             Command::Variable(cmd) => self.variable_command(cmd),
             Command::Deliver { to, change } => self.deliver_change(&to, &change),
@@ -180,9 +192,14 @@ impl Worker {
 
     fn next_timer(&self) -> Instant {
         let now = Instant::now();
-        self.next_health
+        let t = self
+            .next_health
             .min(self.next_gc)
-            .min(self.session_next_timer(now))
+            .min(self.session_next_timer(now));
+        match &self.engine_timers {
+            Some(e) => t.min(e.next_check).min(e.next_export),
+            None => t,
+        }
     }
 
     fn run_timers(&mut self, now: Instant) {
@@ -191,6 +208,9 @@ impl Worker {
         if now >= self.next_health {
             self.next_health = now + health_every;
             self.check_health();
+        }
+        if self.index == 0 {
+            self.engine_timers(now);
         }
         if now >= self.next_gc {
             self.next_gc = now + gc_every;
@@ -227,6 +247,27 @@ impl Worker {
                 commands = handled,
                 "worker tick over its budget (engine.tick_budget_us); counted in mabeam_runtime_stalls_total"
             );
+        }
+    }
+}
+
+/// Spins (yielding now and then, so an oversubscribed machine still makes
+/// progress) until `ready` holds or `until` passes.
+fn spin_until(ready: impl Fn() -> bool, until: Instant) {
+    let mut i: u32 = 0;
+    loop {
+        if ready() {
+            return;
+        }
+        std::hint::spin_loop();
+        i = i.wrapping_add(1);
+        if i.is_multiple_of(64) {
+            if Instant::now() >= until {
+                return;
+            }
+            if i.is_multiple_of(1024) {
+                std::thread::yield_now();
+            }
         }
     }
 }

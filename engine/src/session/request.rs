@@ -51,7 +51,7 @@ pub struct OpenAuction {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment: Option<Payment>,
     /// Milliseconds until the auction closes by itself; default
-    /// `core.coordination_timeout`, at most `coordination.protocol_timeout`.
+    /// `coordination.default_timeout`, at most `coordination.protocol_timeout`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline_ms: Option<u64>,
 }

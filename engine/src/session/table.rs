@@ -21,7 +21,7 @@ use crate::session::view::{SessionState, SessionView};
 /// The limits and timers of one worker's sessions, from the profile.
 #[derive(Debug, Clone)]
 pub(crate) struct SessionSettings {
-    /// Deadline of a session that asks for none (`core.coordination_timeout`).
+    /// Deadline of a session that asks for none (`coordination.default_timeout`).
     pub(crate) default_deadline_ms: u64,
     /// Longest deadline a session may ask for (`coordination.protocol_timeout`).
     pub(crate) max_deadline_ms: u64,
@@ -46,7 +46,7 @@ fn ms(d: Duration) -> u64 {
 impl SessionSettings {
     pub(crate) fn from_config(cfg: &Config, limits: &Limits) -> Self {
         Self {
-            default_deadline_ms: ms(cfg.core.coordination_timeout),
+            default_deadline_ms: ms(cfg.coordination.default_timeout),
             max_deadline_ms: ms(cfg.coordination.protocol_timeout),
             retained_max: cfg.core.history_retention.max(1),
             bids_max: cfg.coordination.bids_per_auction_max,
