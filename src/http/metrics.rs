@@ -312,7 +312,7 @@ mod tests {
         );
         assert!(out.contains(r#"mabeam_http_requests_total{route="coordinate",class="4xx"} 1"#));
         assert!(out.contains(
-            r#"mabeam_http_request_duration_seconds_bucket{route="health",le="0.00005"} 1"#
+            r#"mabeam_http_request_duration_seconds_bucket{route="health",le="0.0001"} 1"#
         ));
         assert!(out.contains(
             r#"mabeam_http_request_duration_seconds_bucket{route="health",le="0.0005"} 2"#
