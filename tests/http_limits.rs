@@ -89,10 +89,7 @@ fn body_limit_is_413() {
     let r = s.post("/api/coordinate", &big);
     assert_eq!((r.status, r.code()), (413, "body_too_large".to_owned()));
     // Chunked, with no length up front: refused once the running total passes the limit.
-    let mut req = format!(
-        "POST /api/agents HTTP/1.1\r\nhost: x\r\nconnection: close\r\ntransfer-encoding: chunked\r\n\r\n"
-    )
-    .into_bytes();
+    let mut req = "POST /api/agents HTTP/1.1\r\nhost: x\r\nconnection: close\r\ntransfer-encoding: chunked\r\n\r\n".as_bytes().to_vec();
     for _ in 0..6 {
         req.extend_from_slice(format!("400\r\n{}\r\n", "y".repeat(1024)).as_bytes());
     }

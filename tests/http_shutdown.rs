@@ -36,7 +36,7 @@ fn sigterm_under_load_loses_no_acknowledged_request() {
                 let deadline = Instant::now() + Duration::from_secs(20);
                 while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
                     i += 1;
-                    let (path, body) = if i % 4 == 0 {
+                    let (path, body) = if i.is_multiple_of(4) {
                         ("/api/coordinate", SEALED.to_owned())
                     } else {
                         ("/api/agents", format!(r#"{{"id":"c{t}-{i}","kind":"k"}}"#))

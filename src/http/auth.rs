@@ -199,13 +199,15 @@ mod tests {
     }
 
     fn auth() -> Auth {
-        let mut sec = SecurityConfig::default();
-        sec.auth_enabled = true;
-        sec.metrics_public = false;
-        sec.tokens = vec![
-            token("op-secret", TokenRole::Operator, None),
-            token("alice-secret", TokenRole::Agent, Some("alice")),
-        ];
+        let sec = SecurityConfig {
+            auth_enabled: true,
+            metrics_public: false,
+            tokens: vec![
+                token("op-secret", TokenRole::Operator, None),
+                token("alice-secret", TokenRole::Agent, Some("alice")),
+            ],
+            ..SecurityConfig::default()
+        };
         Auth::new(&sec)
     }
 

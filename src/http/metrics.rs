@@ -243,10 +243,10 @@ pub(crate) fn remove_recorder() {
 /// Runs `f` on this thread's recorder, if it has one.
 pub(crate) fn with_recorder(f: impl FnOnce(&mut Recorder)) {
     RECORDER.with(|r| {
-        if let Ok(mut guard) = r.try_borrow_mut() {
-            if let Some(rec) = guard.as_mut() {
-                f(rec);
-            }
+        if let Ok(mut guard) = r.try_borrow_mut()
+            && let Some(rec) = guard.as_mut()
+        {
+            f(rec);
         }
     });
 }

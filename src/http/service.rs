@@ -128,18 +128,16 @@ pub(crate) async fn handle(
     let elapsed = started.elapsed();
     let status = resp.status().as_u16();
     state.metrics.thread(core).record(family, status, elapsed);
-    if audited {
-        if let Some(audit) = &state.audit {
-            audit.log(AuditRecord {
-                ts_ms: crate::http::routes::unix_ms(),
-                who: principal.who().to_owned(),
-                role: principal.role(),
-                method: parts.method.as_str().to_owned(),
-                path: crate::http::reply::truncate(parts.uri.path(), 256).to_owned(),
-                status,
-                latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-            });
-        }
+    if audited && let Some(audit) = &state.audit {
+        audit.log(AuditRecord {
+            ts_ms: crate::http::routes::unix_ms(),
+            who: principal.who().to_owned(),
+            role: principal.role(),
+            method: parts.method.as_str().to_owned(),
+            path: crate::http::reply::truncate(parts.uri.path(), 256).to_owned(),
+            status,
+            latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+        });
     }
     Ok(resp)
 }

@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 /// A profile most tests start from: 2 workers, small limits, short timeouts.
@@ -159,11 +159,8 @@ impl Server {
             std::thread::sleep(Duration::from_millis(20));
         };
         let mut out = Vec::new();
-        loop {
-            match self.lines.recv_timeout(Duration::from_millis(500)) {
-                Ok(l) => out.push(l),
-                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => break,
-            }
+        while let Ok(l) = self.lines.recv_timeout(Duration::from_millis(500)) {
+            out.push(l);
         }
         (status, out)
     }
