@@ -201,3 +201,53 @@ fn registry_capacity_is_a_capacity_error() {
     assert_eq!(h["services"]["agent_registry"], "degraded");
     assert_eq!(h["status"], "degraded");
 }
+
+#[test]
+fn idempotency_key_replays_the_first_answer() {
+    let s = Server::start(BASE_PROFILE);
+    let post = |path: &str, key: &str, body: &str| {
+        s.request(
+            "POST",
+            path,
+            &[
+                ("content-type", "application/json"),
+                ("idempotency-key", key),
+            ],
+            Some(body),
+        )
+    };
+    let first = post("/api/agents", "reg-1", r#"{"id":"idem","kind":"k"}"#);
+    assert_eq!(first.status, 201);
+    let again = post("/api/agents", "reg-1", r#"{"id":"idem","kind":"k"}"#);
+    assert_eq!(
+        again.status, 201,
+        "a repeat answers the first result, not 409"
+    );
+    assert_eq!(again.body, first.body);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.header("location"), Some("/api/agents/idem"));
+    let other = post("/api/agents", "reg-1", r#"{"id":"idem2","kind":"k"}"#);
+    assert_eq!(
+        (other.status, other.code()),
+        (422, "idempotency_key_reused".to_owned())
+    );
+    // Without a key the repeat is a real second registration: taken.
+    assert_eq!(
+        s.post("/api/agents", r#"{"id":"idem","kind":"k"}"#).status,
+        409
+    );
+
+    let start = post("/api/agents/idem/start", "start-1", "");
+    assert_eq!(start.status, 200);
+    let start2 = post("/api/agents/idem/start", "start-1", "");
+    assert_eq!(
+        (start2.status, start2.body.clone()),
+        (200, start.body.clone())
+    );
+    let bad = post("/api/agents/idem/start", "has space", "");
+    assert_eq!(
+        (bad.status, bad.code()),
+        (400, "invalid_idempotency_key".to_owned())
+    );
+    assert_eq!(s.get("/api/agents").json()["count"], 1);
+}

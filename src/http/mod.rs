@@ -17,6 +17,7 @@ pub(crate) mod audit;
 pub(crate) mod auth;
 pub(crate) mod body;
 pub(crate) mod conn;
+pub(crate) mod idempotency;
 pub(crate) mod listener;
 pub(crate) mod metrics;
 pub(crate) mod reply;

@@ -96,6 +96,15 @@ impl Route<'_> {
         }
     }
 
+    /// Whether the HTTP layer deduplicates this route by `Idempotency-Key` (state
+    /// changes the engine does not deduplicate itself).
+    pub(crate) fn http_idempotent(&self) -> bool {
+        matches!(
+            self,
+            Route::AgentCreate | Route::AgentDelete(_) | Route::AgentLifecycle(..)
+        )
+    }
+
     /// Whether the route changes state (audited, and refused to read-only principals).
     pub(crate) fn is_write(&self) -> bool {
         matches!(

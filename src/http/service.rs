@@ -49,7 +49,7 @@ async fn guarded(
     call: Call<'_>,
 ) -> Result<Reply, ApiError> {
     let stats = state.metrics.thread(core);
-    let fut = CatchUnwind(Box::pin(routes::dispatch(route, call)));
+    let fut = CatchUnwind(Box::pin(routes::run(route, call)));
     match tokio::time::timeout(state.settings.request_timeout, fut).await {
         Ok(Ok(result)) => result,
         Ok(Err(())) => {
@@ -103,6 +103,7 @@ pub(crate) async fn handle(
                             parts: &parts,
                             principal: &principal,
                             body: Some(body),
+                            read: None,
                         };
                         guarded(&state, core, route, call).await
                     }

@@ -3,6 +3,7 @@
 
 use crate::http::audit::AuditSink;
 use crate::http::auth::Auth;
+use crate::http::idempotency::Idempotency;
 use crate::http::metrics::HttpMetrics;
 use http::HeaderValue;
 use mabeam_engine::api::Handle;
@@ -52,6 +53,7 @@ pub(crate) struct AppState {
     pub(crate) auth: Auth,
     pub(crate) audit: Option<AuditSink>,
     pub(crate) metrics: Arc<HttpMetrics>,
+    pub(crate) idempotency: Idempotency,
     /// Set once every HTTP thread listens.
     serving: AtomicBool,
     /// Set when shutdown begins: `/ready` turns false first.
@@ -71,6 +73,7 @@ impl AppState {
         Self {
             settings: ServerSettings::from_config(config),
             auth: Auth::new(&config.security),
+            idempotency: Idempotency::new(config.coordination.idempotency_keys_max),
             node_id,
             node_header,
             audit,
