@@ -210,3 +210,75 @@ pub(crate) fn coordination_metrics(
         })?;
     Ok(json(StatusCode::OK, &summary))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::metrics::HttpMetrics;
+    use mabeam_engine::api::Engine;
+    use mabeam_engine::profile::Config;
+    use std::sync::atomic::AtomicU64;
+
+    fn state(engine: &Engine) -> Arc<AppState> {
+        let metrics = Arc::new(HttpMetrics::new(1, Arc::new(AtomicU64::new(0))));
+        Arc::new(AppState::new(engine.handle(), "n1".into(), None, metrics))
+    }
+
+    fn body(r: Reply) -> (StatusCode, serde_json::Value) {
+        let status = r.status();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let bytes = rt.block_on(async {
+            use http_body_util::BodyExt as _;
+            r.into_body().collect().await.unwrap().to_bytes()
+        });
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[test]
+    fn readiness_follows_start_and_drain() {
+        let mut config = Config::test_min();
+        config.performance.memory_limit_mb = 1_048_576;
+        let engine = Engine::start(config).unwrap();
+        let s = state(&engine);
+        let (code, v) = body(ready(&s));
+        assert_eq!(
+            (code, v["reason"].as_str()),
+            (StatusCode::SERVICE_UNAVAILABLE, Some("starting"))
+        );
+        s.set_serving();
+        assert_eq!(body(ready(&s)).0, StatusCode::OK);
+        let (code, v) = body(health(&s));
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(v["status"], "healthy");
+        assert_eq!(v["node"], "n1");
+        assert_eq!(core_state(&s, unix_ms()), ServiceState::Up);
+        s.start_draining();
+        let (code, v) = body(ready(&s));
+        assert_eq!(
+            (code, v["reason"].as_str()),
+            (StatusCode::SERVICE_UNAVAILABLE, Some("draining"))
+        );
+        assert_eq!(body(health(&s)).1["services"]["coordination"], "draining");
+        drop(s);
+        engine.shutdown();
+    }
+
+    #[test]
+    fn stale_or_exited_workers_are_down() {
+        let engine = Engine::start(Config::test_min()).unwrap();
+        let s = state(&engine);
+        // An hour from now every heartbeat is far overdue.
+        assert_eq!(core_state(&s, unix_ms() + 3_600_000), ServiceState::Down);
+        let handle = engine.handle();
+        engine.shutdown();
+        assert!(handle.worker_status().iter().all(|w| w.2));
+        assert_eq!(core_state(&s, unix_ms()), ServiceState::Down);
+        let (code, v) = body(health(&s));
+        assert_eq!(
+            (code, v["status"].as_str()),
+            (StatusCode::SERVICE_UNAVAILABLE, Some("unhealthy"))
+        );
+    }
+}
