@@ -12,8 +12,8 @@
 # and prints requests/s ratios vs nginx. Then, for each target, p99 latency at half of its
 # own saturation rate. wrk has no rate limiting (that is wrk2) and mabeam-load is not a
 # load generator yet, so half saturation is approximated with wrk's lua `delay()`: C
-# connections each pause 1 ms before every request, C = (saturation / 2) / 1000; the
-# achieved rate is printed next to the p99.
+# connections each pause 1 ms before every request, C calibrated by a 2 s probe so the
+# achieved rate is about half the saturation rate; it is printed next to the p99.
 #
 # wrk shares the machine's cores with both servers: quote ratios, not absolute numbers.
 # Goals: /health >= 0.8x nginx req/s; sealed-bid coordinate >= 0.5x nginx; p99 < 1 ms at
@@ -136,11 +136,20 @@ echo "coordinate  $(ratio "${RPS[coordinate]}" "${RPS[nginx]}")x   (goal >= 0.5x
 
 echo
 echo "== p99 at half of saturation (wrk lua delay() pacing, 1 ms per connection; goal < 1 ms)"
+paced() { # name conns duration
+  local name=$1 conns=$2 dur=$3 threads=$THREADS
+  [ "$conns" -lt "$threads" ] && threads=$conns
+  wrk -t "$threads" -c "$conns" -d "$dur" --latency -s "${PACED[$name]}" "${URL[$name]}"
+}
 for name in "${ORDER[@]}"; do
-  conns=$(awk -v r="${RPS[$name]}" 'BEGIN { c = int(r / 2 / 1000 + 0.5); if (c < 1) c = 1; print c }')
-  threads=$THREADS; [ "$conns" -lt "$threads" ] && threads=$conns
-  out=$(wrk -t "$threads" -c "$conns" -d "$DURATION" --latency -s "${PACED[$name]}" "${URL[$name]}")
+  target=$(awk -v r="${RPS[$name]}" 'BEGIN { print r / 2 }')
+  conns=$(awk -v t="$target" 'BEGIN { c = int(t / 1000 + 0.5); if (c < 1) c = 1; print c }')
+  # Calibrate once: each connection runs slower than 1/ms (the round trip adds to the
+  # pause), so scale the connections by target / achieved from a 2 s probe.
+  probe=$(paced "$name" "$conns" 2s | rps)
+  conns=$(awk -v c="$conns" -v t="$target" -v a="$probe" \
+    'BEGIN { if (a > 0) c = int(c * t / a + 0.5); if (c < 1) c = 1; print c }')
+  out=$(paced "$name" "$conns" "$DURATION")
   printf "%-11s target %9.0f req/s  achieved %10s req/s  p99 %8s ms  (%s connections)\n" \
-    "$name" "$(awk -v r="${RPS[$name]}" 'BEGIN { print r / 2 }')" "$(echo "$out" | rps)" \
-    "$(echo "$out" | p99_ms)" "$conns"
+    "$name" "$target" "$(echo "$out" | rps)" "$(echo "$out" | p99_ms)" "$conns"
 done

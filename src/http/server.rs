@@ -9,6 +9,7 @@ use crate::http::state::AppState;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -16,6 +17,9 @@ use tokio_rustls::TlsAcceptor;
 
 /// How often an HTTP thread publishes its telemetry recorder.
 const TICK_EVERY: Duration = Duration::from_millis(100);
+/// Refusals (503 to connections past the cap) one core answers at once; past it the
+/// connection is closed without an answer.
+const REFUSALS_MAX: usize = 256;
 /// Threads each runtime may use for blocking work (batch clearing on the pool).
 const BLOCKING_THREADS_MAX: usize = 4;
 
@@ -117,6 +121,7 @@ async fn run_core(
     let stats = state.metrics.thread(core);
     let cap = state.settings.connections_per_core_max;
     let refusal: Arc<[u8]> = conn::refusal_bytes(&state.node_id).into();
+    let refusing = Arc::new(AtomicUsize::new(0));
     let (alive, mut all_closed) = mpsc::channel::<()>(1);
     let conn_stop = stop.clone();
     let mut ticker = tokio::time::interval(TICK_EVERY);
@@ -131,7 +136,18 @@ async fn run_core(
                     let _ = stream.set_nodelay(true);
                     if stats.open_connections() >= cap as u64 {
                         stats.connection_refused();
-                        tokio::spawn(conn::refuse(stream, tls.clone(), Arc::clone(&refusal)));
+                        // Answering refusals is bounded too: past the cap of refusals in
+                        // flight, the connection is just closed.
+                        if refusing.load(Ordering::Relaxed) < REFUSALS_MAX {
+                            refusing.fetch_add(1, Ordering::Relaxed);
+                            let refusing = Arc::clone(&refusing);
+                            let tls = tls.clone();
+                            let bytes = Arc::clone(&refusal);
+                            tokio::spawn(async move {
+                                conn::refuse(stream, tls, bytes).await;
+                                refusing.fetch_sub(1, Ordering::Relaxed);
+                            });
+                        }
                         continue;
                     }
                     stats.connection_opened();
