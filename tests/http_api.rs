@@ -251,3 +251,35 @@ fn idempotency_key_replays_the_first_answer() {
     );
     assert_eq!(s.get("/api/agents").json()["count"], 1);
 }
+
+/// The exposition passes `promtool check metrics` (run where promtool is installed, as
+/// `scripts/test` arranges; the check is skipped, with a note, where it is not).
+#[test]
+fn metrics_pass_promtool() {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    if Command::new("promtool").arg("--version").output().is_err() {
+        eprintln!("promtool not installed; exposition lint skipped");
+        return;
+    }
+    let s = Server::start(BASE_PROFILE);
+    s.post("/api/coordinate", SEALED);
+    s.post("/api/coordinate", "{}");
+    s.get("/nowhere");
+    let text = s.get("/metrics").body;
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool");
+    child.stdin.take().unwrap().write_all(&text).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
