@@ -122,6 +122,7 @@ impl Engine {
             draining: Default::default(),
             hard_stop: Default::default(),
             ready: Default::default(),
+            live: Default::default(),
         });
 
         // Hand each worker the writers of the shards it owns (shard % workers).
@@ -136,7 +137,7 @@ impl Engine {
                 .telemetry
                 .worker_recorder(index as u32, unix_ms())
                 .map_err(|e| EngineError::Start(e.to_string()))?;
-            let worker = Worker::new(index, Arc::clone(&shared), writers, rec);
+            let worker = Worker::new(index, Arc::clone(&shared), writers, rec)?;
             let core = cores[index];
             let tx = exit_tx.clone();
             let shared_for_thread = Arc::clone(&shared);

@@ -4,9 +4,11 @@
 mod engine;
 mod error;
 mod handle;
+mod live;
 mod pending;
 
 pub use engine::{Engine, EngineBuilder, ShutdownReport};
 pub use error::EngineError;
 pub use handle::Handle;
+pub use live::DeliveryStats;
 pub use pending::Pending;

@@ -1,10 +1,13 @@
 //! One worker thread: drains its inbox in batches, owns its shards, runs its
 //! agents, keeps its timers. See `runtime/README.md` for the tick.
 
+use crate::api::EngineError;
 use crate::registry::ShardWriter;
 use crate::runtime::command::Command;
 use crate::runtime::lifecycle::Live;
+use crate::runtime::sessions::LiveState;
 use crate::runtime::shared::{Shared, unix_ms};
+use crate::runtime::variables::VarState;
 use crate::telemetry::Recorder;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,6 +37,10 @@ pub(crate) struct Worker {
     pub(crate) agents: HashMap<String, Live>,
     pub(crate) rec: Recorder,
     pub(crate) now_ms: u64,
+    /// Live sessions this worker owns (`runtime/sessions.rs`).
+    pub(crate) live: LiveState,
+    /// Shared variables this worker owns (`runtime/variables.rs`).
+    pub(crate) vars: VarState,
     next_health: Instant,
     next_gc: Instant,
     last_stall_log: Option<Instant>,
@@ -45,10 +52,12 @@ impl Worker {
         shared: Arc<Shared>,
         writers: Vec<ShardWriter>,
         rec: Recorder,
-    ) -> Self {
+    ) -> Result<Self, EngineError> {
         let now = Instant::now();
         let cfg = &shared.config;
-        Self {
+        let live = LiveState::new(cfg, &shared.limits);
+        let vars = VarState::new(cfg)?;
+        Ok(Self {
             index,
             next_health: now + cfg.agent_registry.health_check_interval,
             next_gc: now + cfg.performance.gc_frequency,
@@ -57,8 +66,10 @@ impl Worker {
             agents: HashMap::new(),
             rec,
             now_ms: unix_ms(),
+            live,
+            vars,
             last_stall_log: None,
-        }
+        })
     }
 
     /// The writer of the shard that owns `id`.
@@ -100,6 +111,7 @@ impl Worker {
                 exit.drained += handled;
             }
             self.run_timers(tick_start);
+            self.session_tick(tick_start);
             let elapsed = tick_start.elapsed();
             if handled > 0 {
                 let stalled = elapsed > budget;
@@ -121,7 +133,7 @@ impl Worker {
                 }
                 break;
             }
-            if draining && inbox.len() == 0 {
+            if draining && inbox.len() == 0 && self.live.quiet() {
                 break;
             }
             if handled > 0 {
@@ -144,6 +156,7 @@ impl Worker {
                 }
             }
         }
+        self.fail_session_waiters();
         exit.agents_stopped = self.stop_all_agents();
         for w in &mut self.writers {
             w.flush();
@@ -159,11 +172,17 @@ impl Worker {
             Command::Lifecycle { id, op, reply } => reply.send(self.lifecycle(&id, op)),
             Command::Send { id, msg, reply } => reply.send(self.deliver(&id, msg)),
             Command::Ping { reply } => reply.send(Ok(self.index)),
+            Command::Session(cmd) => self.session_command(cmd),
+            Command::Variable(cmd) => self.variable_command(cmd),
+            Command::Deliver { to, change } => self.deliver_change(&to, &change),
         }
     }
 
     fn next_timer(&self) -> Instant {
-        self.next_health.min(self.next_gc)
+        let now = Instant::now();
+        self.next_health
+            .min(self.next_gc)
+            .min(self.session_next_timer(now))
     }
 
     fn run_timers(&mut self, now: Instant) {
