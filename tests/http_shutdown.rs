@@ -26,18 +26,29 @@ fn agents_at_shutdown(lines: &[String]) -> u64 {
 fn sigterm_under_load_loses_no_acknowledged_request() {
     let mut s = Server::start(BASE_PROFILE);
     let addr = s.addr;
+    assert_eq!(
+        s.post("/api/auctions", r#"{"id":"load","type":"first_price"}"#)
+            .status,
+        201
+    );
     let stop_clients = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..6)
         .map(|t| {
             let stop = Arc::clone(&stop_clients);
             std::thread::spawn(move || {
                 let (mut acked, mut refused, mut coordinated) = (0u64, 0u64, 0u64);
+                let (mut bids_acked, mut bids_seen) = (0u64, 0u64);
                 let mut i = 0u64;
                 let deadline = Instant::now() + Duration::from_secs(20);
                 while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
                     i += 1;
                     let (path, body) = if i.is_multiple_of(4) {
                         ("/api/coordinate", SEALED.to_owned())
+                    } else if i % 4 == 1 {
+                        (
+                            "/api/auctions/load/bids",
+                            format!(r#"{{"agent_id":"c{t}-{i}","amount":{}}}"#, 1 + i % 50),
+                        )
                     } else {
                         ("/api/agents", format!(r#"{{"id":"c{t}-{i}","kind":"k"}}"#))
                     };
@@ -64,6 +75,10 @@ fn sigterm_under_load_loses_no_acknowledged_request() {
                     let r = parse_response(&raw).expect("a started answer is a complete answer");
                     match (path, r.status) {
                         ("/api/agents", 201) => acked += 1,
+                        ("/api/auctions/load/bids", 202) => {
+                            bids_acked += 1;
+                            bids_seen = bids_seen.max(r.json()["bids"].as_u64().unwrap_or(0));
+                        }
                         ("/api/coordinate", 200) => {
                             assert_eq!(r.json()["outcome"]["winner"], "a");
                             coordinated += 1;
@@ -75,7 +90,7 @@ fn sigterm_under_load_loses_no_acknowledged_request() {
                         (p, st) => panic!("{p}: unexpected {st}: {}", r.text()),
                     }
                 }
-                (acked, refused, coordinated)
+                (acked, refused, coordinated, bids_acked, bids_seen)
             })
         })
         .collect();
@@ -85,13 +100,19 @@ fn sigterm_under_load_loses_no_acknowledged_request() {
     s.signal("TERM");
     let (status, lines) = s.wait(Duration::from_secs(30));
     stop_clients.store(true, Ordering::Relaxed);
-    let mut acked = 0;
-    let mut coordinated = 0;
+    let (mut acked, mut coordinated, mut bids_acked, mut bids_seen) = (0, 0, 0, 0);
     for c in clients {
-        let (a, _refused, k) = c.join().expect("client thread");
+        let (a, _refused, k, b, seen) = c.join().expect("client thread");
         acked += a;
         coordinated += k;
+        bids_acked += b;
+        bids_seen = bids_seen.max(seen);
     }
+    // Every acknowledged bid was counted by the auction.
+    assert!(
+        bids_acked > 0 && bids_acked <= bids_seen,
+        "{bids_acked} acked, {bids_seen} held"
+    );
     assert!(status.success(), "exit status {status:?}");
     assert!(acked > 0 && coordinated > 0, "no load went through");
     let registered = agents_at_shutdown(&lines);
@@ -110,7 +131,7 @@ fn sigterm_under_load_loses_no_acknowledged_request() {
         "{lines:?}"
     );
     eprintln!(
-        "shutdown under load: {acked} acknowledged, {registered} registered, {coordinated} coordinated"
+        "shutdown under load: {acked} acknowledged, {registered} registered, {coordinated} coordinated, {bids_acked} bids acked"
     );
 }
 

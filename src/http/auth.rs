@@ -8,7 +8,7 @@
 //! Roles: an `operator` may do everything. An `agent` token may read, run one-shot
 //! coordinations (pure computations that change no state) and act *as itself*: register
 //! its own id, and (for the stateful routes) bid, order, vote and update variables with
-//! its own `agent_id` only. Managing other agents is for operators.
+//! its own `agent_id` only. Managing agents and sessions is for operators.
 
 use crate::http::reply::ApiError;
 use crate::http::router::Route;
@@ -57,6 +57,18 @@ impl Principal {
                 ..
             }
         )
+    }
+
+    /// Only operators (or anyone, with auth off).
+    pub(crate) fn require_operator(&self) -> Result<(), ApiError> {
+        match self {
+            Principal::Anonymous => Ok(()),
+            p if p.is_operator() => Ok(()),
+            _ => Err(forbidden(
+                "only an operator token may do this (agent tokens act as their own agent)"
+                    .to_owned(),
+            )),
+        }
     }
 
     /// May this principal act as agent `agent_id` (bid, order, vote, register itself)?
@@ -171,10 +183,7 @@ impl Auth {
         let principal = self
             .lookup(token)
             .ok_or_else(|| unauthorized("the bearer token is not valid for this node"))?;
-        let operator_only = matches!(
-            route,
-            Route::Metrics | Route::AgentDelete(_) | Route::AgentLifecycle(..)
-        );
+        let operator_only = matches!(route, Route::Metrics) || route.operator_only();
         if operator_only && !principal.is_operator() {
             return Err(forbidden(
                 "only an operator token may do this (agent tokens act as their own agent)"

@@ -121,7 +121,10 @@ impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let field = match &e {
-            EngineError::Coord(c) => c.field().map(str::to_owned),
+            EngineError::Coord(c)
+            | EngineError::Session(mabeam_engine::session::SessionError::Invalid(c)) => {
+                c.field().map(str::to_owned)
+            }
             EngineError::Registry(mabeam_engine::registry::RegistryError::InvalidSpec {
                 field,
                 ..

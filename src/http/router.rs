@@ -29,6 +29,26 @@ pub(crate) enum Route<'a> {
     AgentDelete(&'a str),
     AgentLifecycle(&'a str, Lifecycle),
     AgentHealth(&'a str),
+    AuctionOpen,
+    AuctionGet(&'a str),
+    AuctionBid(&'a str),
+    AuctionClose(&'a str),
+    MarketOpen,
+    MarketGet(&'a str),
+    MarketOrder(&'a str),
+    MarketClear(&'a str),
+    ConsensusOpen,
+    ConsensusGet(&'a str),
+    ConsensusVote(&'a str),
+    ConsensusClose(&'a str),
+    VariableCreate,
+    VariableGet(&'a str),
+    VariablePut(&'a str),
+    VariableHistory(&'a str),
+    VariableCoordinate(&'a str),
+    SessionList,
+    SessionGet(&'a str),
+    SessionCancel(&'a str),
 }
 
 /// Route families: the `route` label of the HTTP metrics.
@@ -40,20 +60,28 @@ pub(crate) enum Family {
     Coordinate,
     CoordinateBatch,
     Agents,
-    Stateful,
+    Auctions,
+    Markets,
+    Consensus,
+    Variables,
+    Sessions,
     CoordinationMetrics,
     Unmatched,
 }
 
 impl Family {
-    pub(crate) const ALL: [Family; 9] = [
+    pub(crate) const ALL: [Family; 13] = [
         Family::Health,
         Family::Ready,
         Family::Metrics,
         Family::Coordinate,
         Family::CoordinateBatch,
         Family::Agents,
-        Family::Stateful,
+        Family::Auctions,
+        Family::Markets,
+        Family::Consensus,
+        Family::Variables,
+        Family::Sessions,
         Family::CoordinationMetrics,
         Family::Unmatched,
     ];
@@ -71,7 +99,11 @@ impl Family {
             Family::Coordinate => "coordinate",
             Family::CoordinateBatch => "coordinate_batch",
             Family::Agents => "agents",
-            Family::Stateful => "stateful",
+            Family::Auctions => "auctions",
+            Family::Markets => "markets",
+            Family::Consensus => "consensus",
+            Family::Variables => "variables",
+            Family::Sessions => "sessions",
             Family::CoordinationMetrics => "coordination_metrics",
             Family::Unmatched => "unmatched",
         }
@@ -93,7 +125,42 @@ impl Route<'_> {
             | Route::AgentDelete(_)
             | Route::AgentLifecycle(..)
             | Route::AgentHealth(_) => Family::Agents,
+            Route::AuctionOpen
+            | Route::AuctionGet(_)
+            | Route::AuctionBid(_)
+            | Route::AuctionClose(_) => Family::Auctions,
+            Route::MarketOpen
+            | Route::MarketGet(_)
+            | Route::MarketOrder(_)
+            | Route::MarketClear(_) => Family::Markets,
+            Route::ConsensusOpen
+            | Route::ConsensusGet(_)
+            | Route::ConsensusVote(_)
+            | Route::ConsensusClose(_) => Family::Consensus,
+            Route::VariableCreate
+            | Route::VariableGet(_)
+            | Route::VariablePut(_)
+            | Route::VariableHistory(_)
+            | Route::VariableCoordinate(_) => Family::Variables,
+            Route::SessionList | Route::SessionGet(_) | Route::SessionCancel(_) => Family::Sessions,
         }
+    }
+
+    /// Routes only an operator may call (managing agents and sessions).
+    pub(crate) fn operator_only(&self) -> bool {
+        matches!(
+            self,
+            Route::AgentDelete(_)
+                | Route::AgentLifecycle(..)
+                | Route::AuctionOpen
+                | Route::AuctionClose(_)
+                | Route::MarketOpen
+                | Route::MarketClear(_)
+                | Route::ConsensusOpen
+                | Route::ConsensusClose(_)
+                | Route::VariableCoordinate(_)
+                | Route::SessionCancel(_)
+        )
     }
 
     /// Whether the HTTP layer deduplicates this route by `Idempotency-Key` (state
@@ -101,20 +168,33 @@ impl Route<'_> {
     pub(crate) fn http_idempotent(&self) -> bool {
         matches!(
             self,
-            Route::AgentCreate | Route::AgentDelete(_) | Route::AgentLifecycle(..)
+            Route::AgentCreate
+                | Route::AgentDelete(_)
+                | Route::AgentLifecycle(..)
+                | Route::AuctionOpen
+                | Route::AuctionClose(_)
+                | Route::MarketOpen
+                | Route::MarketClear(_)
+                | Route::ConsensusOpen
+                | Route::ConsensusClose(_)
+                | Route::VariableCreate
+                | Route::VariablePut(_)
+                | Route::VariableCoordinate(_)
+                | Route::SessionCancel(_)
         )
     }
 
     /// Whether the route changes state (audited, and refused to read-only principals).
     pub(crate) fn is_write(&self) -> bool {
-        matches!(
-            self,
-            Route::Coordinate
-                | Route::CoordinateBatch
-                | Route::AgentCreate
-                | Route::AgentDelete(_)
-                | Route::AgentLifecycle(..)
-        )
+        self.http_idempotent()
+            || matches!(
+                self,
+                Route::Coordinate
+                    | Route::CoordinateBatch
+                    | Route::AuctionBid(_)
+                    | Route::MarketOrder(_)
+                    | Route::ConsensusVote(_)
+            )
     }
 }
 
@@ -172,6 +252,36 @@ pub(crate) fn resolve<'a>(method: &Method, path: &'a str) -> Result<Route<'a>, A
             };
             Ok(Route::AgentLifecycle(id, op))
         }
+        ["api", "auctions"] if post => Ok(Route::AuctionOpen),
+        ["api", "markets"] if post => Ok(Route::MarketOpen),
+        ["api", "consensus"] if post => Ok(Route::ConsensusOpen),
+        ["api", "variables"] if post => Ok(Route::VariableCreate),
+        ["api", "auctions" | "markets" | "consensus" | "variables"] => not_allowed("POST"),
+        ["api", "auctions", id] if get => Ok(Route::AuctionGet(id)),
+        ["api", "markets", id] if get => Ok(Route::MarketGet(id)),
+        ["api", "consensus", id] if get => Ok(Route::ConsensusGet(id)),
+        ["api", "auctions" | "markets" | "consensus", _] => not_allowed("GET"),
+        ["api", "auctions", id, "bids"] if post => Ok(Route::AuctionBid(id)),
+        ["api", "auctions", id, "close"] if post => Ok(Route::AuctionClose(id)),
+        ["api", "markets", id, "orders"] if post => Ok(Route::MarketOrder(id)),
+        ["api", "markets", id, "clear"] if post => Ok(Route::MarketClear(id)),
+        ["api", "consensus", id, "votes"] if post => Ok(Route::ConsensusVote(id)),
+        ["api", "consensus", id, "close"] if post => Ok(Route::ConsensusClose(id)),
+        ["api", "auctions", _, "bids" | "close"]
+        | ["api", "markets", _, "orders" | "clear"]
+        | ["api", "consensus", _, "votes" | "close"] => not_allowed("POST"),
+        ["api", "variables", name] if get => Ok(Route::VariableGet(name)),
+        ["api", "variables", name] if method == Method::PUT => Ok(Route::VariablePut(name)),
+        ["api", "variables", _] => not_allowed("GET, PUT"),
+        ["api", "variables", name, "history"] if get => Ok(Route::VariableHistory(name)),
+        ["api", "variables", _, "history"] => not_allowed("GET"),
+        ["api", "variables", name, "coordinate"] if post => Ok(Route::VariableCoordinate(name)),
+        ["api", "variables", _, "coordinate"] => not_allowed("POST"),
+        ["api", "sessions"] if get => Ok(Route::SessionList),
+        ["api", "sessions"] => not_allowed("GET"),
+        ["api", "sessions", id] if get => Ok(Route::SessionGet(id)),
+        ["api", "sessions", id] if delete => Ok(Route::SessionCancel(id)),
+        ["api", "sessions", _] => not_allowed("GET, DELETE"),
         _ => Err(ApiError::not_found(path)),
     }
 }
@@ -239,5 +349,52 @@ mod tests {
         assert_eq!(e.allow, Some("GET, DELETE"));
         let e = resolve(&Method::GET, "/api/agents/x/stop").unwrap_err();
         assert_eq!(e.allow, Some("POST"));
+        let e = resolve(&Method::POST, "/api/variables/v").unwrap_err();
+        assert_eq!(e.allow, Some("GET, PUT"));
+        let e = resolve(&Method::GET, "/api/auctions/a/bids").unwrap_err();
+        assert_eq!(e.allow, Some("POST"));
+    }
+
+    #[test]
+    fn stateful_routes_resolve() {
+        assert_eq!(ok(Method::POST, "/api/auctions"), Route::AuctionOpen);
+        assert_eq!(ok(Method::GET, "/api/auctions/a1"), Route::AuctionGet("a1"));
+        assert_eq!(
+            ok(Method::POST, "/api/auctions/a1/bids"),
+            Route::AuctionBid("a1")
+        );
+        assert_eq!(
+            ok(Method::POST, "/api/auctions/a1/close"),
+            Route::AuctionClose("a1")
+        );
+        assert_eq!(
+            ok(Method::POST, "/api/markets/m/orders"),
+            Route::MarketOrder("m")
+        );
+        assert_eq!(
+            ok(Method::POST, "/api/markets/m/clear"),
+            Route::MarketClear("m")
+        );
+        assert_eq!(
+            ok(Method::POST, "/api/consensus/c/votes"),
+            Route::ConsensusVote("c")
+        );
+        assert_eq!(ok(Method::PUT, "/api/variables/v"), Route::VariablePut("v"));
+        assert_eq!(
+            ok(Method::GET, "/api/variables/v/history"),
+            Route::VariableHistory("v")
+        );
+        assert_eq!(
+            ok(Method::POST, "/api/variables/v/coordinate"),
+            Route::VariableCoordinate("v")
+        );
+        assert_eq!(ok(Method::GET, "/api/sessions"), Route::SessionList);
+        assert_eq!(
+            ok(Method::DELETE, "/api/sessions/s"),
+            Route::SessionCancel("s")
+        );
+        assert!(ok(Method::POST, "/api/auctions/a/bids").is_write());
+        assert!(!ok(Method::POST, "/api/auctions/a/bids").http_idempotent());
+        assert!(ok(Method::POST, "/api/auctions").operator_only());
     }
 }

@@ -5,6 +5,8 @@ mod agents;
 mod coordinate;
 mod probes;
 mod query;
+mod sessions;
+mod variables;
 
 use crate::http::auth::Principal;
 use crate::http::body;
@@ -148,5 +150,52 @@ pub(crate) async fn dispatch(route: Route<'_>, mut call: Call<'_>) -> Result<Rep
         Route::AgentDelete(id) => agents::delete(call.state, id).await,
         Route::AgentLifecycle(id, op) => agents::lifecycle(call.state, id, op).await,
         Route::AgentHealth(id) => agents::health(call.state, id),
+        Route::AuctionOpen => {
+            let bytes = call.bytes().await?;
+            sessions::open_auction(call.state, &bytes).await
+        }
+        Route::AuctionGet(id) => sessions::auction(call.state, id).await,
+        Route::AuctionBid(id) => {
+            let bytes = call.bytes().await?;
+            sessions::bid(call.state, call.principal, &call.parts.headers, id, &bytes).await
+        }
+        Route::AuctionClose(id) => sessions::close_auction(call.state, id).await,
+        Route::MarketOpen => {
+            let bytes = call.bytes().await?;
+            sessions::open_market(call.state, &bytes).await
+        }
+        Route::MarketGet(id) => sessions::market(call.state, id).await,
+        Route::MarketOrder(id) => {
+            let bytes = call.bytes().await?;
+            sessions::order(call.state, call.principal, &call.parts.headers, id, &bytes).await
+        }
+        Route::MarketClear(id) => sessions::clear_market(call.state, id).await,
+        Route::ConsensusOpen => {
+            let bytes = call.bytes().await?;
+            sessions::open_consensus(call.state, &bytes).await
+        }
+        Route::ConsensusGet(id) => sessions::consensus(call.state, id).await,
+        Route::ConsensusVote(id) => {
+            let bytes = call.bytes().await?;
+            sessions::vote(call.state, call.principal, &call.parts.headers, id, &bytes).await
+        }
+        Route::ConsensusClose(id) => sessions::close_consensus(call.state, id).await,
+        Route::SessionList => sessions::list(call.state).await,
+        Route::SessionGet(id) => sessions::get(call.state, id).await,
+        Route::SessionCancel(id) => sessions::cancel(call.state, id).await,
+        Route::VariableCreate => {
+            let bytes = call.bytes().await?;
+            variables::create(call.state, call.principal, &bytes).await
+        }
+        Route::VariableGet(name) => variables::get(call.state, name).await,
+        Route::VariablePut(name) => {
+            let bytes = call.bytes().await?;
+            variables::update(call.state, call.principal, name, &bytes).await
+        }
+        Route::VariableHistory(name) => variables::history(call.state, call.parts, name).await,
+        Route::VariableCoordinate(name) => {
+            let bytes = call.bytes().await?;
+            variables::coordinate(call.state, name, &bytes).await
+        }
     }
 }
