@@ -38,6 +38,9 @@ pub struct Plan {
     pub measure_start: Instant,
     /// No request is scheduled at or after this.
     pub end: Instant,
+    /// Requests due before `end` but still unsent at this instant are dropped (counted
+    /// as unsent): `end` plus the timeout, at most a second.
+    pub cutoff: Instant,
     /// Connections in all.
     pub connections: usize,
     /// Pipelining depth.
@@ -203,6 +206,26 @@ fn fail_all(plan: &Plan, rec: &ThreadRec, q: &mut VecDeque<InFlight>, kind: Fail
     }
 }
 
+/// Counts the requests the feed still holds (they were due before the end but the
+/// target or the harness did not keep up) as unsent.
+fn drop_unsent(plan: &Plan, rec: &ThreadRec, feed: &mut Feed, rng: &mut ChaCha8Rng, pending: Option<(Instant, Job)>, now: Instant) {
+    let mut n = 0u64;
+    let mut count = |due: Instant| {
+        if due >= plan.measure_start {
+            n += 1;
+        }
+    };
+    if let Some((due, _)) = pending {
+        count(due);
+    }
+    if !matches!(feed, Feed::Closed { .. }) {
+        while let Some((due, _)) = feed.next(plan, rng, now) {
+            count(due);
+        }
+    }
+    rec.interval.borrow_mut().unsent += n;
+}
+
 enum Event {
     Read(std::io::Result<usize>),
     Due,
@@ -225,6 +248,12 @@ pub async fn run_http(plan: &Plan, target: &HttpTarget, rec: &ThreadRec, conn_id
         if pending.is_none() && !exhausted && inflight.len() < plan.pipeline {
             pending = feed.next(plan, &mut rng, now);
             exhausted = pending.is_none();
+        }
+        if now >= plan.cutoff && !exhausted {
+            // The window (plus a grace for timer lag) is over: what is still unsent
+            // is not sent late.
+            drop_unsent(plan, rec, &mut feed, &mut rng, pending.take(), now);
+            exhausted = true;
         }
         if pending.is_none() && inflight.is_empty() {
             break;
@@ -328,7 +357,12 @@ pub async fn run_embedded(plan: &Plan, handle: &Handle, rec: &ThreadRec, conn_id
     let mut feed = Feed::new(plan, conn_id);
     let mut bufs = Bufs::default();
     loop {
-        let Some((due, job)) = feed.next(plan, &mut rng, Instant::now()) else { break };
+        let now = Instant::now();
+        if now >= plan.cutoff {
+            drop_unsent(plan, rec, &mut feed, &mut rng, None, now);
+            break;
+        }
+        let Some((due, job)) = feed.next(plan, &mut rng, now) else { break };
         if due > Instant::now() {
             sleep_until(due.checked_sub(plan.spin).unwrap_or(due).into()).await;
             while Instant::now() < due {

@@ -120,6 +120,8 @@ pub struct Interval {
     pub clamped: u64,
     /// Requests completed during warm-up (not in the histograms).
     pub warmup: u64,
+    /// Requests due in the measured phase but never sent (the window closed first).
+    pub unsent: u64,
     /// The sending thread's index.
     pub thread: usize,
     /// The thread's last interval: it has finished.
@@ -140,6 +142,7 @@ impl Interval {
             bytes: 0,
             clamped: 0,
             warmup: 0,
+            unsent: 0,
             thread: 0,
             last: false,
         }
@@ -189,6 +192,7 @@ impl Interval {
         self.bytes += o.bytes;
         self.clamped += o.clamped;
         self.warmup += o.warmup;
+        self.unsent += o.unsent;
     }
 
     /// Empties the interval for reuse (keeps the allocations).
@@ -206,6 +210,7 @@ impl Interval {
         self.bytes = 0;
         self.clamped = 0;
         self.warmup = 0;
+        self.unsent = 0;
         self.last = false;
     }
 }

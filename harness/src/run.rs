@@ -46,6 +46,7 @@ pub fn run(args: Args) -> Result<u8, UsageError> {
         start,
         measure_start: start + cfg.warmup,
         end: start + cfg.warmup + cfg.duration,
+        cutoff: start + cfg.warmup + cfg.duration + cfg.timeout.min(Duration::from_secs(1)),
         connections: cfg.connections,
         pipeline: cfg.pipeline,
         timeout: cfg.timeout,

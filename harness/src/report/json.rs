@@ -74,6 +74,7 @@ pub fn render(r: &Report<'_>) -> Value {
             "timeouts": f.timeout,
             "unexpected_status": f.status,
             "warmup": t.warmup,
+            "unsent": t.unsent,
             "clamped": t.clamped,
         },
         "bytes_read": t.bytes,

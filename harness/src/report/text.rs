@@ -76,6 +76,9 @@ pub fn render(r: &Report<'_>) -> String {
         bytes(t.bytes as f64),
         if t.warmup > 0 { format!(" ({} more in warm-up)", t.warmup) } else { String::new() }
     );
+    if t.unsent > 0 {
+        let _ = writeln!(o, "  {} requests due in the window were never sent: the target or the harness fell behind", t.unsent);
+    }
     let f = &t.failures;
     if f.total() > 0 {
         let _ = writeln!(o, "  Errors: connect {}, read/write {}, timeout {}, unexpected status {}", f.connect, f.io, f.timeout, f.status);

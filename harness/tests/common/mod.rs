@@ -83,6 +83,7 @@ fn text(status: u16, body: String) -> Response<Full<Bytes>> {
 
 async fn handle(req: Request<Incoming>, k: Arc<Knobs>) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
     let path = req.uri().path().to_owned();
+    let is_get = req.method() == hyper::Method::GET;
     if path == "/metrics" {
         let served = k.served.load(Ordering::Relaxed);
         let backlog = if k.backlog_drains.load(Ordering::Relaxed) && k.last_request.ms_ago(k.started) > 300 {
@@ -123,7 +124,9 @@ async fn handle(req: Request<Incoming>, k: Arc<Knobs>) -> Result<Response<Full<B
         }
         "/fail" => Ok(text(500, "no".into())),
         "/api/auctions" => Ok(text(201, format!("{{\"id\":\"auc-{}\",\"state\":\"open\"}}", k.served.load(Ordering::Relaxed)))),
-        p if p.starts_with("/api/auctions/") => Ok(text(202, "{\"bid_id\":1}".into())),
+        p if p.starts_with("/api/auctions/") && is_get => Ok(text(200, "{\"state\":\"open\"}".into())),
+        p if p.starts_with("/api/auctions/auc-") => Ok(text(202, "{\"bid_id\":1}".into())),
+        p if p.starts_with("/api/auctions/") => Ok(text(404, "{}".into())),
         _ => Ok(text(200, "ok".into())),
     }
 }
