@@ -211,14 +211,30 @@ fn parse_headers(list: &[String]) -> Result<Vec<u8>, UsageError> {
             UsageError::flag("-H", format!("{h:?} has no ':'"), "write -H 'Name: value'")
         })?;
         let name = name.trim();
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            return Err(UsageError::flag("-H", format!("{name:?} is not a header name"), "use letters, digits and '-'"));
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(UsageError::flag(
+                "-H",
+                format!("{name:?} is not a header name"),
+                "use letters, digits and '-'",
+            ));
         }
         if name.eq_ignore_ascii_case("host") || name.eq_ignore_ascii_case("content-length") {
-            return Err(UsageError::flag("-H", format!("{name} is set by the harness"), "drop this header"));
+            return Err(UsageError::flag(
+                "-H",
+                format!("{name} is set by the harness"),
+                "drop this header",
+            ));
         }
         if value.contains(['\r', '\n']) {
-            return Err(UsageError::flag("-H", format!("{name}: value has a line break"), "keep a header on one line"));
+            return Err(UsageError::flag(
+                "-H",
+                format!("{name}: value has a line break"),
+                "keep a header on one line",
+            ));
         }
         out.extend_from_slice(format!("{name}: {}\r\n", value.trim()).as_bytes());
     }
@@ -231,54 +247,93 @@ impl RunConfig {
     pub fn from_args(args: Args) -> Result<RunConfig, UsageError> {
         let duration = dur("-d", &args.duration)?;
         if duration.is_zero() {
-            return Err(UsageError::flag("-d", "the duration is zero", "give a positive duration, e.g. -d 10s"));
+            return Err(UsageError::flag(
+                "-d",
+                "the duration is zero",
+                "give a positive duration, e.g. -d 10s",
+            ));
         }
         let warmup = dur("--warmup", &args.warmup)?;
         let timeout = dur("--timeout", &args.timeout)?;
         if timeout.is_zero() {
-            return Err(UsageError::flag("--timeout", "the timeout is zero", "give e.g. --timeout 2s"));
+            return Err(UsageError::flag(
+                "--timeout",
+                "the timeout is zero",
+                "give e.g. --timeout 2s",
+            ));
         }
         let drain_wait = dur("--drain-wait", &args.drain_wait)?;
         if args.threads == 0 || args.threads > THREADS_MAX {
-            return Err(UsageError::flag("-t", format!("{} threads", args.threads), format!("use 1..={THREADS_MAX}")));
+            return Err(UsageError::flag(
+                "-t",
+                format!("{} threads", args.threads),
+                format!("use 1..={THREADS_MAX}"),
+            ));
         }
         if args.connections < args.threads {
             return Err(UsageError::flag(
                 "-c",
-                format!("{} connections for {} threads leaves threads idle", args.connections, args.threads),
+                format!(
+                    "{} connections for {} threads leaves threads idle",
+                    args.connections, args.threads
+                ),
                 "give at least one connection per thread (-c >= -t)",
             ));
         }
         if args.connections > CONNECTIONS_MAX {
-            return Err(UsageError::flag("-c", format!("{} connections", args.connections), format!("use at most {CONNECTIONS_MAX}")));
+            return Err(UsageError::flag(
+                "-c",
+                format!("{} connections", args.connections),
+                format!("use at most {CONNECTIONS_MAX}"),
+            ));
         }
         if args.pipeline == 0 || args.pipeline > PIPELINE_MAX {
-            return Err(UsageError::flag("--pipeline", format!("depth {}", args.pipeline), format!("use 1..={PIPELINE_MAX}")));
+            return Err(UsageError::flag(
+                "--pipeline",
+                format!("depth {}", args.pipeline),
+                format!("use 1..={PIPELINE_MAX}"),
+            ));
         }
         let rate_tolerance = crate::units::parse_fraction(&args.rate_tolerance)
             .map_err(|e| UsageError::flag("--rate-tolerance", e, "write e.g. 5%"))?;
         if !(args.rate.is_finite() && args.rate >= 0.0) {
-            return Err(UsageError::flag("-R", format!("rate {}", args.rate), "give requests per second, or 0 for a closed loop"));
+            return Err(UsageError::flag(
+                "-R",
+                format!("rate {}", args.rate),
+                "give requests per second, or 0 for a closed loop",
+            ));
         }
         if args.mix.is_some() && args.replay.is_some() {
-            return Err(UsageError::flag("--replay", "both --mix and --replay given", "choose one"));
+            return Err(UsageError::flag(
+                "--replay",
+                "both --mix and --replay given",
+                "choose one",
+            ));
         }
         if !(args.speed.is_finite() && args.speed > 0.0) {
-            return Err(UsageError::flag("--speed", format!("speed {}", args.speed), "give a positive factor, e.g. 1 or 2.5"));
+            return Err(UsageError::flag(
+                "--speed",
+                format!("speed {}", args.speed),
+                "give a positive factor, e.g. 1 or 2.5",
+            ));
         }
         let run = warmup + duration;
-        let schedule = if args.replay.is_some() {
-            None
-        } else if args.rate == 0.0 && args.schedule == "constant" {
+        let schedule = if args.replay.is_some() || (args.rate == 0.0 && args.schedule == "constant")
+        {
             None
         } else {
             let s = Schedule::parse(&args.schedule, args.rate, run)
                 .map_err(|e| UsageError::flag("--schedule", e, "see --help"))?;
             let (lo, hi) = s.rate_range();
             if hi == 0.0 {
-                return Err(UsageError::flag("-R", "the schedule never sends", "give a rate above 0"));
+                return Err(UsageError::flag(
+                    "-R",
+                    "the schedule never sends",
+                    "give a rate above 0",
+                ));
             }
-            if matches!(s, Schedule::Constant(_) | Schedule::Poisson(_)) && lo < args.threads as f64 {
+            if matches!(s, Schedule::Constant(_) | Schedule::Poisson(_)) && lo < args.threads as f64
+            {
                 return Err(UsageError::flag(
                     "-R",
                     format!("rate {lo}/s is below the {} threads", args.threads),
@@ -299,25 +354,40 @@ impl RunConfig {
         // Target.
         let (target, target_label) = match (&args.url, args.embedded) {
             (Some(_), true) => {
-                return Err(UsageError::flag("--embedded", "both a URL and --embedded given", "choose one target"));
+                return Err(UsageError::flag(
+                    "--embedded",
+                    "both a URL and --embedded given",
+                    "choose one target",
+                ));
             }
             (None, false) => {
-                return Err(UsageError::flag("URL", "no target", "give http://HOST:PORT/PATH or --embedded"));
+                return Err(UsageError::flag(
+                    "URL",
+                    "no target",
+                    "give http://HOST:PORT/PATH or --embedded",
+                ));
             }
             (Some(url), false) => {
-                let t = HttpTarget::parse(url).map_err(|e| UsageError::flag("URL", e, "fix the URL"))?;
+                let t = HttpTarget::parse(url)
+                    .map_err(|e| UsageError::flag("URL", e, "fix the URL"))?;
                 probe(&t)?;
                 (TargetKind::Http(t), url.clone())
             }
             (None, true) => {
                 let config = load_profile(args.profile.as_deref())?;
-                (TargetKind::Embedded(Box::new(config)), "embedded".to_owned())
+                (
+                    TargetKind::Embedded(Box::new(config)),
+                    "embedded".to_owned(),
+                )
             }
         };
 
         // Workload.
         let workload = if let Some(path) = &args.replay {
-            Workload::Replay { lines: load_trace(path)?.into(), speed: args.speed }
+            Workload::Replay {
+                lines: load_trace(path)?.into(),
+                speed: args.speed,
+            }
         } else if let Some(path) = &args.mix {
             Workload::Mix(Arc::new(Scenario::load(path)?))
         } else {
@@ -335,9 +405,18 @@ impl RunConfig {
             let config = load_profile(Some(path))?;
             let b = config.budgets;
             objectives.extend([
-                Objective::Latency { quantile: 0.5, limit: b.latency_p50_ms },
-                Objective::Latency { quantile: 0.99, limit: b.latency_p99_ms },
-                Objective::Latency { quantile: 0.999, limit: b.latency_p999_ms },
+                Objective::Latency {
+                    quantile: 0.5,
+                    limit: b.latency_p50_ms,
+                },
+                Objective::Latency {
+                    quantile: 0.99,
+                    limit: b.latency_p99_ms,
+                },
+                Objective::Latency {
+                    quantile: 0.999,
+                    limit: b.latency_p999_ms,
+                },
                 Objective::ErrorRate(b.error_rate),
             ]);
             resources = ResourceBudgets {
@@ -348,7 +427,9 @@ impl RunConfig {
             };
         }
         if let Some(text) = &args.slo {
-            let slo = parse_slo(text).map_err(|e| UsageError::flag("--slo", e, "write e.g. p99=2ms,p999=10ms,errors=0.1%"))?;
+            let slo = parse_slo(text).map_err(|e| {
+                UsageError::flag("--slo", e, "write e.g. p99=2ms,p999=10ms,errors=0.1%")
+            })?;
             for o in slo {
                 objectives.retain(|x| !same_kind(x, &o));
                 objectives.push(o);
@@ -357,15 +438,23 @@ impl RunConfig {
 
         let metrics = match (&target, args.no_metrics, &args.target_metrics) {
             (_, true, _) | (TargetKind::Embedded(_), _, _) => None,
-            (TargetKind::Http(t), false, None) => Some(HttpTarget { path: "/metrics".to_owned(), ..t.clone() }),
+            (TargetKind::Http(t), false, None) => Some(HttpTarget {
+                path: "/metrics".to_owned(),
+                ..t.clone()
+            }),
             (TargetKind::Http(_), false, Some(url)) => Some(
-                HttpTarget::parse(url).map_err(|e| UsageError::flag("--target-metrics", e, "fix the URL"))?,
+                HttpTarget::parse(url)
+                    .map_err(|e| UsageError::flag("--target-metrics", e, "fix the URL"))?,
             ),
         };
         if let Some(pid) = args.target_pid
             && crate::target::monitor::proc_memory(pid).is_none()
         {
-            return Err(UsageError::flag("--target-pid", format!("no readable /proc/{pid}/status"), "give the pid of the running target"));
+            return Err(UsageError::flag(
+                "--target-pid",
+                format!("no readable /proc/{pid}/status"),
+                "give the pid of the running target",
+            ));
         }
         Ok(RunConfig {
             threads: args.threads,
@@ -381,7 +470,12 @@ impl RunConfig {
             workload,
             objectives,
             resources,
-            outputs: Outputs { json: args.json, hgrm: args.hgrm, plot: args.plot, html: args.html },
+            outputs: Outputs {
+                json: args.json,
+                hgrm: args.hgrm,
+                plot: args.plot,
+                html: args.html,
+            },
             target,
             metrics,
             target_pid: args.target_pid,
@@ -400,16 +494,22 @@ impl RunConfig {
 fn same_kind(a: &Objective, b: &Objective) -> bool {
     match (a, b) {
         (Objective::ErrorRate(_), Objective::ErrorRate(_)) => true,
-        (Objective::Latency { quantile: x, .. }, Objective::Latency { quantile: y, .. }) => (x - y).abs() < 1e-12,
+        (Objective::Latency { quantile: x, .. }, Objective::Latency { quantile: y, .. }) => {
+            (x - y).abs() < 1e-12
+        }
         _ => false,
     }
 }
 
-fn load_profile(path: Option<&std::path::Path>) -> Result<mabeam_engine::profile::Config, UsageError> {
+fn load_profile(
+    path: Option<&std::path::Path>,
+) -> Result<mabeam_engine::profile::Config, UsageError> {
     mabeam_engine::profile::load_from_process_env(path)
         .map(|l| l.config)
         .map_err(|e| UsageError::Profile {
-            file: path.map(|p| p.to_owned()).unwrap_or_else(|| PathBuf::from("<defaults>")),
+            file: path
+                .map(|p| p.to_owned())
+                .unwrap_or_else(|| PathBuf::from("<defaults>")),
             problem: e.to_string(),
         })
 }
@@ -417,5 +517,8 @@ fn load_profile(path: Option<&std::path::Path>) -> Result<mabeam_engine::profile
 fn probe(t: &HttpTarget) -> Result<(), UsageError> {
     std::net::TcpStream::connect_timeout(&t.addr, Duration::from_secs(2))
         .map(drop)
-        .map_err(|e| UsageError::Unreachable { target: t.addr.to_string(), problem: e.to_string() })
+        .map_err(|e| UsageError::Unreachable {
+            target: t.addr.to_string(),
+            problem: e.to_string(),
+        })
 }

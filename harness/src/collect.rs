@@ -75,7 +75,10 @@ pub fn collect(
     recycle: &[Sender<Interval>],
     watch: &Watch,
 ) -> RunData {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok();
     let live = std::io::stderr().is_terminal();
     let mut total = Interval::new(entries);
     let mut seconds: BTreeMap<u64, SecondAcc> = BTreeMap::new();
@@ -145,7 +148,8 @@ pub fn collect(
                 // Close every second all threads have reported (or finished before), oldest first.
                 while let Some(entry) = seconds.first_entry() {
                     let s = *entry.key();
-                    let closable = (0..threads).all(|t| done[t] || latest[t].is_some_and(|l| l >= s));
+                    let closable =
+                        (0..threads).all(|t| done[t] || latest[t].is_some_and(|l| l >= s));
                     if !closable {
                         break;
                     }
@@ -179,11 +183,16 @@ pub fn collect(
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }
+    total.finish_single();
     let elapsed = last_answer.saturating_duration_since(plan.measure_start);
     let after = scrape(&mut data_notes);
     let target_hwm = watch.pid.and_then(monitor::proc_memory).map(|m| m.1);
     let drain = after.as_ref().and_then(|a| a.backlog).map(|at_stop| {
-        let floor = before.as_ref().and_then(|b| b.backlog).unwrap_or(0.0).min(at_stop);
+        let floor = before
+            .as_ref()
+            .and_then(|b| b.backlog)
+            .unwrap_or(0.0)
+            .min(at_stop);
         let t0 = Instant::now();
         let mut last = at_stop;
         while last > floor && t0.elapsed() < watch.drain_wait {
@@ -218,5 +227,7 @@ pub fn collect(
 }
 
 fn plan_secs_ms(plan: &Plan) -> u64 {
-    plan.end.saturating_duration_since(plan.measure_start).as_millis() as u64
+    plan.end
+        .saturating_duration_since(plan.measure_start)
+        .as_millis() as u64
 }

@@ -85,9 +85,15 @@ enum Feed {
 impl Feed {
     fn new(plan: &Plan, conn: usize) -> Feed {
         match (&plan.workload, &plan.schedule) {
-            (Workload::Replay { .. }, _) => Feed::Replay { idx: conn, stride: plan.connections },
+            (Workload::Replay { .. }, _) => Feed::Replay {
+                idx: conn,
+                stride: plan.connections,
+            },
             (Workload::Mix(_), Some(_)) => Feed::Open(Cursor::new(conn, plan.connections)),
-            (Workload::Mix(_), None) => Feed::Closed { seq: conn as u64, stride: plan.connections as u64 },
+            (Workload::Mix(_), None) => Feed::Closed {
+                seq: conn as u64,
+                stride: plan.connections as u64,
+            },
         }
     }
 
@@ -96,7 +102,9 @@ impl Feed {
             Feed::Open(cursor) => {
                 let seq = cursor.seq();
                 let secs = cursor.next_due(plan.schedule.as_ref()?, rng)?;
-                let due = plan.start.checked_add(Duration::from_secs_f64(secs.min(1e7)))?;
+                let due = plan
+                    .start
+                    .checked_add(Duration::from_secs_f64(secs.min(1e7)))?;
                 (due < plan.end).then_some((due, Job::Mix(seq)))
             }
             Feed::Closed { seq, stride } => {
@@ -108,7 +116,9 @@ impl Feed {
                 Some((now, Job::Mix(s)))
             }
             Feed::Replay { idx, stride } => {
-                let Workload::Replay { lines, speed } = &plan.workload else { return None };
+                let Workload::Replay { lines, speed } = &plan.workload else {
+                    return None;
+                };
                 let line = lines.get(*idx)?;
                 let due = plan.start + line.offset.div_f64(*speed);
                 let i = *idx;
@@ -138,7 +148,11 @@ fn render<'p>(plan: &'p Plan, job: Job, rng: &mut ChaCha8Rng, bufs: &mut Bufs) -
         (Job::Mix(seq), Workload::Mix(s)) => {
             let idx = s.pick(rng.random_range(0..s.total_weight()));
             let e = &s.entries[idx];
-            let vars = Vars { seq, agents: s.agents, refs: &plan.refs };
+            let vars = Vars {
+                seq,
+                agents: s.agents,
+                refs: &plan.refs,
+            };
             e.path.render(&mut bufs.path, &vars, rng);
             for (name, value) in &e.headers {
                 bufs.headers.extend_from_slice(name.as_bytes());
@@ -181,7 +195,14 @@ struct InFlight {
     head: bool,
 }
 
-fn finish(plan: &Plan, rec: &ThreadRec, f: &InFlight, now: Instant, status: Option<u16>, failure: Failure) {
+fn finish(
+    plan: &Plan,
+    rec: &ThreadRec,
+    f: &InFlight,
+    now: Instant,
+    status: Option<u16>,
+    failure: Failure,
+) {
     let mut i = rec.interval.borrow_mut();
     if f.intended < plan.measure_start {
         i.warmup += 1;
@@ -208,7 +229,14 @@ fn fail_all(plan: &Plan, rec: &ThreadRec, q: &mut VecDeque<InFlight>, kind: Fail
 
 /// Counts the requests the feed still holds (they were due before the end but the
 /// target or the harness did not keep up) as unsent.
-fn drop_unsent(plan: &Plan, rec: &ThreadRec, feed: &mut Feed, rng: &mut ChaCha8Rng, pending: Option<(Instant, Job)>, now: Instant) {
+fn drop_unsent(
+    plan: &Plan,
+    rec: &ThreadRec,
+    feed: &mut Feed,
+    rng: &mut ChaCha8Rng,
+    pending: Option<(Instant, Job)>,
+    now: Instant,
+) {
     let mut n = 0u64;
     let mut count = |due: Instant| {
         if due >= plan.measure_start {
@@ -235,7 +263,8 @@ enum Event {
 /// Drives connection `conn` against an HTTP target until the feed is exhausted and
 /// every answer is in (or timed out).
 pub async fn run_http(plan: &Plan, target: &HttpTarget, rec: &ThreadRec, conn_id: usize) {
-    let mut rng = ChaCha8Rng::seed_from_u64(plan.seed ^ (conn_id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut rng =
+        ChaCha8Rng::seed_from_u64(plan.seed ^ (conn_id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut feed = Feed::new(plan, conn_id);
     let mut bufs = Bufs::default();
     let mut inflight: VecDeque<InFlight> = VecDeque::with_capacity(plan.pipeline);
@@ -243,6 +272,12 @@ pub async fn run_http(plan: &Plan, target: &HttpTarget, rec: &ThreadRec, conn_id
     let mut exhausted = false;
     let mut conn: Option<Conn> = None;
     let far = plan.end + Duration::from_secs(86_400);
+    // Two timers kept for the connection's life and reset, not rebuilt per request.
+    // The timeout guard is re-armed only when it fires early (its request answered).
+    let mut due_timer = Box::pin(sleep_until(far.into()));
+    let mut due_at: Option<Instant> = None;
+    let mut guard = Box::pin(sleep_until(far.into()));
+    let mut guard_at: Option<Instant> = None;
     loop {
         let now = Instant::now();
         if pending.is_none() && !exhausted && inflight.len() < plan.pipeline {
@@ -267,7 +302,12 @@ pub async fn run_http(plan: &Plan, target: &HttpTarget, rec: &ThreadRec, conn_id
                         sleep_until(due.into()).await;
                         let (entry, _) = render(plan, job, &mut rng, &mut bufs);
                         let t = Instant::now();
-                        let f = InFlight { entry, intended: due, sent: t, head: false };
+                        let f = InFlight {
+                            entry,
+                            intended: due,
+                            sent: t,
+                            head: false,
+                        };
                         finish(plan, rec, &f, t, None, Failure::Connect);
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
@@ -282,9 +322,21 @@ pub async fn run_http(plan: &Plan, target: &HttpTarget, rec: &ThreadRec, conn_id
         {
             pending = None;
             let (entry, method) = render(plan, job, &mut rng, &mut bufs);
-            write_request(&mut bufs.req, method, &bufs.path, &target.host, &bufs.headers, &bufs.body);
+            write_request(
+                &mut bufs.req,
+                method,
+                &bufs.path,
+                &target.host,
+                &bufs.headers,
+                &bufs.body,
+            );
             let sent = Instant::now();
-            let f = InFlight { entry, intended: due, sent, head: method == "HEAD" };
+            let f = InFlight {
+                entry,
+                intended: due,
+                sent,
+                head: method == "HEAD",
+            };
             match c.send(&bufs.req).await {
                 Ok(()) => inflight.push_back(f),
                 Err(_) => {
@@ -298,22 +350,41 @@ pub async fn run_http(plan: &Plan, target: &HttpTarget, rec: &ThreadRec, conn_id
         let due = pending
             .map(|p| p.0.checked_sub(plan.spin).unwrap_or(p.0))
             .filter(|_| inflight.len() < plan.pipeline);
-        let deadline = inflight.front().map(|f| f.sent + plan.timeout);
+        if let Some(d) = due
+            && due_at != Some(d)
+        {
+            due_timer.as_mut().reset(d.into());
+            due_at = Some(d);
+        }
         let waiting = !inflight.is_empty();
+        match (inflight.front(), guard_at) {
+            (Some(f), None) => {
+                let d = f.sent + plan.timeout;
+                guard.as_mut().reset(d.into());
+                guard_at = Some(d);
+            }
+            (None, Some(_)) => guard_at = None,
+            _ => {}
+        }
         let ev = tokio::select! {
             r = c.read_more(), if waiting => Event::Read(r),
-            _ = sleep_until(due.unwrap_or(far).into()), if due.is_some() => Event::Due,
-            _ = sleep_until(deadline.unwrap_or(far).into()), if deadline.is_some() => Event::Timeout,
+            _ = &mut due_timer, if due.is_some() => Event::Due,
+            _ = &mut guard, if guard_at.is_some() => Event::Timeout,
         };
         match ev {
             Event::Due => {
+                due_at = None;
                 if !plan.spin.is_zero() {
                     tokio::task::yield_now().await;
                 }
             }
             Event::Timeout => {
-                fail_all(plan, rec, &mut inflight, Failure::Timeout);
-                conn = None;
+                guard_at = None;
+                // The guard was set for an earlier request; only the oldest in flight counts.
+                if inflight.front().is_some_and(|f| f.sent + plan.timeout <= Instant::now()) {
+                    fail_all(plan, rec, &mut inflight, Failure::Timeout);
+                    conn = None;
+                }
             }
             Event::Read(Ok(0)) | Event::Read(Err(_)) => {
                 fail_all(plan, rec, &mut inflight, Failure::Io);
@@ -353,7 +424,8 @@ pub async fn run_http(plan: &Plan, target: &HttpTarget, rec: &ThreadRec, conn_id
 
 /// Drives virtual connection `conn_id` against the in-process engine.
 pub async fn run_embedded(plan: &Plan, handle: &Handle, rec: &ThreadRec, conn_id: usize) {
-    let mut rng = ChaCha8Rng::seed_from_u64(plan.seed ^ (conn_id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut rng =
+        ChaCha8Rng::seed_from_u64(plan.seed ^ (conn_id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let mut feed = Feed::new(plan, conn_id);
     let mut bufs = Bufs::default();
     loop {
@@ -362,7 +434,9 @@ pub async fn run_embedded(plan: &Plan, handle: &Handle, rec: &ThreadRec, conn_id
             drop_unsent(plan, rec, &mut feed, &mut rng, None, now);
             break;
         }
-        let Some((due, job)) = feed.next(plan, &mut rng, now) else { break };
+        let Some((due, job)) = feed.next(plan, &mut rng, now) else {
+            break;
+        };
         if due > Instant::now() {
             sleep_until(due.checked_sub(plan.spin).unwrap_or(due).into()).await;
             while Instant::now() < due {
@@ -378,7 +452,12 @@ pub async fn run_embedded(plan: &Plan, handle: &Handle, rec: &ThreadRec, conn_id
         )
         .await;
         let t = Instant::now();
-        let f = InFlight { entry, intended: due, sent, head: false };
+        let f = InFlight {
+            entry,
+            intended: due,
+            sent,
+            head: false,
+        };
         match answer {
             Ok(a) => finish(plan, rec, &f, t, Some(a.status), Failure::Status),
             Err(_) => finish(plan, rec, &f, t, None, Failure::Timeout),

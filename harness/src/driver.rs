@@ -31,7 +31,10 @@ pub fn spawn(
     let join = std::thread::Builder::new()
         .name(format!("mabeam-load-{index}"))
         .spawn(move || {
-            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("mabeam-load: thread {index}: cannot start a runtime: {e}");
@@ -58,11 +61,18 @@ async fn thread_main(
 ) {
     let mut first = Interval::new(entries);
     first.thread = index;
-    let rec = Rc::new(ThreadRec { interval: RefCell::new(first) });
+    let rec = Rc::new(ThreadRec {
+        interval: RefCell::new(first),
+    });
     let live = Rc::new(Cell::new(0usize));
     let done = Rc::new(Notify::new());
     for conn in (index..plan.connections).step_by(threads) {
-        let (plan, rec, live, done) = (Arc::clone(&plan), Rc::clone(&rec), Rc::clone(&live), Rc::clone(&done));
+        let (plan, rec, live, done) = (
+            Arc::clone(&plan),
+            Rc::clone(&rec),
+            Rc::clone(&live),
+            Rc::clone(&done),
+        );
         live.set(live.get() + 1);
         tokio::task::spawn_local(async move {
             match &plan.target {

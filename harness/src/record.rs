@@ -93,7 +93,11 @@ pub struct EntryRec {
 
 impl EntryRec {
     fn new() -> EntryRec {
-        EntryRec { latency: histogram(), ok: 0, failures: Failures::default() }
+        EntryRec {
+            latency: histogram(),
+            ok: 0,
+            failures: Failures::default(),
+        }
     }
 }
 
@@ -159,8 +163,13 @@ impl Interval {
         record(&mut self.latency, latency_us, &mut self.clamped);
         record(&mut self.service, service_us, &mut ignored);
         record(&mut self.lag, lag_us.max(LOW_US), &mut ignored);
+        let single = self.entries.len() == 1;
         let e = &mut self.entries[entry];
-        record(&mut e.latency, latency_us, &mut ignored);
+        // With one entry its histogram equals the overall one: filled in by
+        // `finish_single` on the totals instead of per request.
+        if !single {
+            record(&mut e.latency, latency_us, &mut ignored);
+        }
         e.ok += 1;
         self.ok += 1;
     }
@@ -170,7 +179,9 @@ impl Interval {
         if let Some(l) = latency_us {
             let mut ignored = 0;
             record(&mut self.latency, l, &mut self.clamped);
-            record(&mut self.entries[entry].latency, l, &mut ignored);
+            if self.entries.len() > 1 {
+                record(&mut self.entries[entry].latency, l, &mut ignored);
+            }
         }
         self.entries[entry].failures.count(kind);
         self.failures.count(kind);
@@ -193,6 +204,14 @@ impl Interval {
         self.clamped += o.clamped;
         self.warmup += o.warmup;
         self.unsent += o.unsent;
+    }
+
+    /// With a single entry, copies the overall latency into the entry's histogram
+    /// (which recording skips to save a histogram update per request).
+    pub fn finish_single(&mut self) {
+        if self.entries.len() == 1 {
+            let _ = self.entries[0].latency.set_to(&self.latency);
+        }
     }
 
     /// Empties the interval for reuse (keeps the allocations).

@@ -56,7 +56,11 @@ pub fn run(args: Args) -> Result<u8, UsageError> {
         refs,
         target: target.clone(),
         seed: SEED,
-        spin: if cfg.precise { Duration::from_millis(1) } else { Duration::ZERO },
+        spin: if cfg.precise {
+            Duration::from_millis(1)
+        } else {
+            Duration::ZERO
+        },
     });
     let watch = Watch {
         metrics: match &target {
@@ -67,14 +71,22 @@ pub fn run(args: Args) -> Result<u8, UsageError> {
                 path: m.path.clone(),
             }),
         },
-        pid: cfg.target_pid.or_else(|| engine.as_ref().map(|_| std::process::id())),
+        pid: cfg
+            .target_pid
+            .or_else(|| engine.as_ref().map(|_| std::process::id())),
         drain_wait: cfg.drain_wait,
     };
     let (tx, rx) = std::sync::mpsc::channel();
     let mut links = Vec::with_capacity(cfg.threads);
     for i in 0..cfg.threads {
-        let link = crate::driver::spawn(Arc::clone(&plan), i, cfg.threads, entry_names.len(), tx.clone())
-            .map_err(|e| UsageError::Embedded(format!("cannot start load thread {i}: {e}")))?;
+        let link = crate::driver::spawn(
+            Arc::clone(&plan),
+            i,
+            cfg.threads,
+            entry_names.len(),
+            tx.clone(),
+        )
+        .map_err(|e| UsageError::Embedded(format!("cannot start load thread {i}: {e}")))?;
         links.push(link);
     }
     drop(tx);
@@ -85,7 +97,12 @@ pub fn run(args: Args) -> Result<u8, UsageError> {
         let _ = l.join.join();
     }
     let verdict = crate::verdict::judge(&cfg, &data);
-    let rep = Report { cfg: &cfg, data: &data, verdict: &verdict, entry_names };
+    let rep = Report {
+        cfg: &cfg,
+        data: &data,
+        verdict: &verdict,
+        entry_names,
+    };
     let mut text = report::text::render(&rep);
     if cfg.latency {
         text.push_str("  Detailed percentile spectrum (ms):\n");
@@ -107,7 +124,10 @@ fn write_outputs(rep: &Report<'_>) -> Result<(), UsageError> {
     if let Some(p) = &o.hgrm {
         write_file(p, report::hgrm::render(&rep.data.total.latency).as_bytes())?;
     }
-    let plot_err = |p: &std::path::Path, e: String| UsageError::Output { file: p.to_owned(), problem: e };
+    let plot_err = |p: &std::path::Path, e: String| UsageError::Output {
+        file: p.to_owned(),
+        problem: e,
+    };
     if let Some(p) = &o.plot {
         let svg = report::plot::all_svg(rep).map_err(|e| plot_err(p, e))?;
         write_file(p, svg.as_bytes())?;
@@ -123,25 +143,42 @@ fn sample_path(e: &Entry) -> String {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
     let mut out = Vec::new();
     let refs: Vec<Vec<String>> = Vec::new();
-    e.path.render(&mut out, &Vars { seq: 0, agents: 1, refs: &refs }, &mut rng);
+    e.path.render(
+        &mut out,
+        &Vars {
+            seq: 0,
+            agents: 1,
+            refs: &refs,
+        },
+        &mut rng,
+    );
     String::from_utf8_lossy(&out).into_owned()
 }
 
 fn check_embedded_routes(cfg: &RunConfig) -> Result<(), UsageError> {
     let refuse = |what: String| {
-        UsageError::Embedded(format!("{what} is not served by the embedding API; it serves {}", embedded::ROUTES))
+        UsageError::Embedded(format!(
+            "{what} is not served by the embedding API; it serves {}",
+            embedded::ROUTES
+        ))
     };
     match &cfg.workload {
         Workload::Mix(s) => {
             for e in s.entries.iter().chain(s.setup.iter().map(|st| &st.request)) {
                 let path = sample_path(e);
                 if embedded::route(&e.method, &path).is_none() {
-                    return Err(refuse(format!("entry {:?} ({} {})", e.name, e.method, path)));
+                    return Err(refuse(format!(
+                        "entry {:?} ({} {})",
+                        e.name, e.method, path
+                    )));
                 }
             }
         }
         Workload::Replay { lines, .. } => {
-            if let Some(l) = lines.iter().find(|l| embedded::route(&l.method, &l.path).is_none()) {
+            if let Some(l) = lines
+                .iter()
+                .find(|l| embedded::route(&l.method, &l.path).is_none())
+            {
                 return Err(refuse(format!("trace request {} {}", l.method, l.path)));
             }
         }
@@ -150,8 +187,14 @@ fn check_embedded_routes(cfg: &RunConfig) -> Result<(), UsageError> {
 }
 
 /// Runs the scenario's setup steps; returns the captured values per capturing step.
-fn setup(cfg: &RunConfig, target: &PlanTarget, rt: &tokio::runtime::Runtime) -> Result<Vec<Vec<String>>, UsageError> {
-    let Workload::Mix(s) = &cfg.workload else { return Ok(Vec::new()) };
+fn setup(
+    cfg: &RunConfig,
+    target: &PlanTarget,
+    rt: &tokio::runtime::Runtime,
+) -> Result<Vec<Vec<String>>, UsageError> {
+    let Workload::Mix(s) = &cfg.workload else {
+        return Ok(Vec::new());
+    };
     let mut refs: Vec<Vec<String>> = Vec::new();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(SEED ^ 0x5e7);
     let (mut path, mut body) = (Vec::new(), Vec::new());
@@ -161,19 +204,35 @@ fn setup(cfg: &RunConfig, target: &PlanTarget, rt: &tokio::runtime::Runtime) -> 
         for n in 0..step.count {
             path.clear();
             body.clear();
-            let vars = Vars { seq: n as u64, agents: s.agents, refs: &refs };
+            let vars = Vars {
+                seq: n as u64,
+                agents: s.agents,
+                refs: &refs,
+            };
             e.path.render(&mut path, &vars, &mut rng);
             if let Some(b) = &e.body {
                 b.render(&mut body, &vars, &mut rng);
             }
             let p = String::from_utf8_lossy(&path).into_owned();
-            let fail = |why: String| UsageError::Embedded(format!("setup step {:?} ({} {p}): {why}", e.name, e.method));
+            let fail = |why: String| {
+                UsageError::Embedded(format!("setup step {:?} ({} {p}): {why}", e.name, e.method))
+            };
             let (status, json) = match target {
                 PlanTarget::Http(t) => {
                     let (status, bytes) = rt
-                        .block_on(crate::target::http::fetch(t.addr, &t.host, &e.method, &p, &body, cfg.timeout))
+                        .block_on(crate::target::http::fetch(
+                            t.addr,
+                            &t.host,
+                            &e.method,
+                            &p,
+                            &body,
+                            cfg.timeout,
+                        ))
                         .map_err(fail)?;
-                    (status, serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+                    (
+                        status,
+                        serde_json::from_slice::<serde_json::Value>(&bytes).ok(),
+                    )
                 }
                 PlanTarget::Embedded(h) => {
                     let a = rt.block_on(embedded::execute(h, &e.method, &p, &body, true));
@@ -181,11 +240,15 @@ fn setup(cfg: &RunConfig, target: &PlanTarget, rt: &tokio::runtime::Runtime) -> 
                 }
             };
             if !e.accepts(status) {
-                return Err(fail(format!("answered {status}; fix the step or the target")));
+                return Err(fail(format!(
+                    "answered {status}; fix the step or the target"
+                )));
             }
             if let Some(field) = &step.capture {
                 let v = json.as_ref().and_then(|j| j.get(field)).ok_or_else(|| {
-                    fail(format!("the answer has no top-level field {field:?} to capture"))
+                    fail(format!(
+                        "the answer has no top-level field {field:?} to capture"
+                    ))
                 })?;
                 captured.push(match v {
                     serde_json::Value::String(s) => s.clone(),

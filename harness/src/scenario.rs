@@ -188,23 +188,45 @@ impl Scenario {
             let at = step.span().start;
             let s = step.get_ref();
             if s.weight.is_some() || s.slo.is_some() {
-                return Err(fail(at, format!("setup step {:?}: weight and slo belong to [[entry]], not [[setup]]", s.name)));
+                return Err(fail(
+                    at,
+                    format!(
+                        "setup step {:?}: weight and slo belong to [[entry]], not [[setup]]",
+                        s.name
+                    ),
+                ));
             }
             let count = s.count.unwrap_or(1);
             if count == 0 || count > SETUP_COUNT_MAX {
-                return Err(fail(at, format!("setup step {:?}: count must be 1..={SETUP_COUNT_MAX}", s.name)));
+                return Err(fail(
+                    at,
+                    format!(
+                        "setup step {:?}: count must be 1..={SETUP_COUNT_MAX}",
+                        s.name
+                    ),
+                ));
             }
             let request = build(s, &capture_names, text, path)?;
             if s.capture.is_some() {
                 capture_names.push(s.name.clone());
             }
-            setup.push(SetupStep { request, count, capture: s.capture.clone() });
+            setup.push(SetupStep {
+                request,
+                count,
+                capture: s.capture.clone(),
+            });
         }
         if spec.entry.is_empty() {
-            return Err(fail(text.len(), "no [[entry]] given; add at least one request shape".to_owned()));
+            return Err(fail(
+                text.len(),
+                "no [[entry]] given; add at least one request shape".to_owned(),
+            ));
         }
         if spec.entry.len() > ENTRIES_MAX {
-            return Err(fail(spec.entry[ENTRIES_MAX].span().start, format!("at most {ENTRIES_MAX} entries")));
+            return Err(fail(
+                spec.entry[ENTRIES_MAX].span().start,
+                format!("at most {ENTRIES_MAX} entries"),
+            ));
         }
         let mut entries: Vec<Entry> = Vec::new();
         let mut cumulative = Vec::new();
@@ -213,14 +235,26 @@ impl Scenario {
             let at = e.span().start;
             let s = e.get_ref();
             if s.count.is_some() || s.capture.is_some() {
-                return Err(fail(at, format!("entry {:?}: count and capture belong to [[setup]]", s.name)));
+                return Err(fail(
+                    at,
+                    format!("entry {:?}: count and capture belong to [[setup]]", s.name),
+                ));
             }
             if entries.iter().any(|x| x.name == s.name) {
-                return Err(fail(at, format!("entry name {:?} is used twice; names must be unique", s.name)));
+                return Err(fail(
+                    at,
+                    format!(
+                        "entry name {:?} is used twice; names must be unique",
+                        s.name
+                    ),
+                ));
             }
             let weight = s.weight.unwrap_or(1);
             if weight == 0 {
-                return Err(fail(at, format!("entry {:?}: weight must be at least 1", s.name)));
+                return Err(fail(
+                    at,
+                    format!("entry {:?}: weight must be at least 1", s.name),
+                ));
             }
             acc += weight as u64;
             cumulative.push(acc);
@@ -231,9 +265,17 @@ impl Scenario {
             return Err(fail(0, "agents must be at least 1".to_owned()));
         }
         let name = spec.name.unwrap_or_else(|| {
-            path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
         });
-        Ok(Scenario { name, agents, setup, entries, cumulative })
+        Ok(Scenario {
+            name,
+            agents,
+            setup,
+            entries,
+            cumulative,
+        })
     }
 }
 
@@ -245,18 +287,31 @@ fn build(s: &StepSpec, refs: &[String], text: &str, path: &Path) -> Result<Entry
     };
     let method = s.method.to_ascii_uppercase();
     if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(fail(s.path.span().start, format!("method {:?} is not an HTTP method", s.method)));
+        return Err(fail(
+            s.path.span().start,
+            format!("method {:?} is not an HTTP method", s.method),
+        ));
     }
     let compile = |t: &Spanned<String>| {
         Template::compile(t.get_ref(), refs).map_err(|e| fail(t.span().start, e))
     };
     if !s.path.get_ref().starts_with('/') {
-        return Err(fail(s.path.span().start, "path must start with '/'".to_owned()));
+        return Err(fail(
+            s.path.span().start,
+            "path must start with '/'".to_owned(),
+        ));
     }
     let mut headers = Vec::new();
     for (k, v) in &s.headers {
-        if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            return Err(fail(v.span().start, format!("header name {k:?} is not a valid token")));
+        if k.is_empty()
+            || !k
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(fail(
+                v.span().start,
+                format!("header name {k:?} is not a valid token"),
+            ));
         }
         headers.push((k.clone(), compile(v)?));
     }
@@ -265,7 +320,10 @@ fn build(s: &StepSpec, refs: &[String], text: &str, path: &Path) -> Result<Entry
         None => Vec::new(),
     };
     if let Some(bad) = s.expect.iter().find(|c| !(100..=599).contains(*c)) {
-        return Err(fail(s.path.span().start, format!("expect: {bad} is not an HTTP status")));
+        return Err(fail(
+            s.path.span().start,
+            format!("expect: {bad} is not an HTTP status"),
+        ));
     }
     Ok(Entry {
         name: s.name.clone(),
@@ -318,20 +376,32 @@ pub fn parse_trace(text: &str, path: &Path) -> Result<Vec<TraceLine>, UsageError
     let mut out = Vec::new();
     let mut last = 0.0f64;
     for (i, line) in text.lines().enumerate() {
-        let fail = |problem: String| UsageError::File { file: path.to_owned(), line: i + 1, problem };
+        let fail = |problem: String| UsageError::File {
+            file: path.to_owned(),
+            line: i + 1,
+            problem,
+        };
         if line.trim().is_empty() {
             continue;
         }
         if out.len() >= TRACE_LINES_MAX {
-            return Err(fail(format!("a trace holds at most {TRACE_LINES_MAX} lines; split it")));
+            return Err(fail(format!(
+                "a trace holds at most {TRACE_LINES_MAX} lines; split it"
+            )));
         }
-        let t: TraceSpec = serde_json::from_str(line)
-            .map_err(|e| fail(format!("{e}; each line is {{\"offset_ms\",\"method\",\"path\",\"body\"}}")))?;
+        let t: TraceSpec = serde_json::from_str(line).map_err(|e| {
+            fail(format!(
+                "{e}; each line is {{\"offset_ms\",\"method\",\"path\",\"body\"}}"
+            ))
+        })?;
         if !(t.offset_ms.is_finite() && t.offset_ms >= 0.0) {
             return Err(fail("offset_ms must be a non-negative number".to_owned()));
         }
         if t.offset_ms < last {
-            return Err(fail(format!("offset_ms {} goes back in time (previous {last}); sort the trace", t.offset_ms)));
+            return Err(fail(format!(
+                "offset_ms {} goes back in time (previous {last}); sort the trace",
+                t.offset_ms
+            )));
         }
         if !t.path.starts_with('/') {
             return Err(fail("path must start with '/'".to_owned()));
@@ -349,7 +419,11 @@ pub fn parse_trace(text: &str, path: &Path) -> Result<Vec<TraceLine>, UsageError
         });
     }
     if out.is_empty() {
-        return Err(UsageError::File { file: path.to_owned(), line: 1, problem: "the trace is empty".to_owned() });
+        return Err(UsageError::File {
+            file: path.to_owned(),
+            line: 1,
+            problem: "the trace is empty".to_owned(),
+        });
     }
     Ok(out)
 }
@@ -402,13 +476,19 @@ path = "/health"
     #[test]
     fn errors_name_the_line() {
         let bad = GOOD.replace("{{amount:1..100}}", "{{amount:1..}}");
-        let e = Scenario::parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
+        let e = Scenario::parse(&bad, Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("t.toml:19:"), "{e}");
         let bad = GOOD.replace("weight = 3", "wieght = 3");
-        let e = Scenario::parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
+        let e = Scenario::parse(&bad, Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("t.toml:15:"), "{e}");
         let bad = GOOD.replace("slo = \"p99=5ms\"", "slo = \"p99=fast\"");
-        let e = Scenario::parse(&bad, Path::new("t.toml")).unwrap_err().to_string();
+        let e = Scenario::parse(&bad, Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("t.toml:21:"), "{e}");
     }
 
@@ -419,7 +499,9 @@ path = "/health"
         assert_eq!(v.len(), 2);
         assert_eq!(v[1].body.as_deref(), Some("{\"x\":1}"));
         let bad = "{\"offset_ms\":5,\"path\":\"/a\"}\n{\"offset_ms\":1,\"path\":\"/a\"}\n";
-        let e = parse_trace(bad, Path::new("x.jsonl")).unwrap_err().to_string();
+        let e = parse_trace(bad, Path::new("x.jsonl"))
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("x.jsonl:2:"), "{e}");
     }
 }

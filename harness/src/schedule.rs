@@ -52,7 +52,11 @@ impl Schedule {
                 .ok_or_else(|| format!("{t:?}: write ramp:FROM-TO, e.g. ramp:100-1000"))?;
             let from = parse_rate(a)?;
             let to = parse_rate(b)?;
-            return Ok(Schedule::Ramp { from, to, over: run });
+            return Ok(Schedule::Ramp {
+                from,
+                to,
+                over: run,
+            });
         }
         if let Some(spec) = t.strip_prefix("steps:") {
             let (list, dur) = spec.split_once('@').ok_or_else(|| {
@@ -78,9 +82,9 @@ impl Schedule {
         match self {
             Schedule::Constant(r) | Schedule::Poisson(r) => (*r, *r),
             Schedule::Ramp { from, to, .. } => (from.min(*to), from.max(*to)),
-            Schedule::Steps { rates, .. } => rates.iter().fold((f64::MAX, 0.0f64), |(lo, hi), r| {
-                (lo.min(*r), hi.max(*r))
-            }),
+            Schedule::Steps { rates, .. } => rates
+                .iter()
+                .fold((f64::MAX, 0.0f64), |(lo, hi), r| (lo.min(*r), hi.max(*r))),
         }
     }
 
@@ -256,11 +260,20 @@ mod tests {
     #[test]
     fn parse_errors() {
         let run = Duration::from_secs(1);
-        for bad in ["ramp:100", "steps:1,2", "steps:1,x@1s", "steps:1@0s", "zigzag", "ramp:-1-5"] {
+        for bad in [
+            "ramp:100",
+            "steps:1,2",
+            "steps:1,x@1s",
+            "steps:1@0s",
+            "zigzag",
+            "ramp:-1-5",
+        ] {
             assert!(Schedule::parse(bad, 10.0, run).is_err(), "{bad}");
         }
         assert_eq!(
-            Schedule::parse("steps:1,5,3@1s", 0.0, run).unwrap().rate_range(),
+            Schedule::parse("steps:1,5,3@1s", 0.0, run)
+                .unwrap()
+                .rate_range(),
             (1.0, 5.0)
         );
     }

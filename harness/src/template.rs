@@ -110,7 +110,9 @@ fn range(spec: &str, var: &str) -> Result<(u64, u64), String> {
         .parse()
         .map_err(|_| format!("{var}: {b:?} is not a non-negative integer"))?;
     if a > b || b > u64::MAX / 200 {
-        return Err(format!("{var}:{spec}: LOW must be <= HIGH (and HIGH reasonable)"));
+        return Err(format!(
+            "{var}:{spec}: LOW must be <= HIGH (and HIGH reasonable)"
+        ));
     }
     Ok((a, b))
 }
@@ -144,7 +146,9 @@ fn parse_var(var: &str, refs: &[String]) -> Result<Part, String> {
             .iter()
             .position(|n| n == arg)
             .map(Part::Ref)
-            .ok_or_else(|| format!("{{{{ref:{arg}}}}}: no [[setup]] step named {arg:?} captures values")),
+            .ok_or_else(|| {
+                format!("{{{{ref:{arg}}}}}: no [[setup]] step named {arg:?} captures values")
+            }),
         _ => Err(format!(
             "unknown variable {{{{{var}}}}}; use seq, uniform:A..B, zipf:N:S, agent, amount:A..B or ref:NAME"
         )),
@@ -180,7 +184,15 @@ mod tests {
         let tpl = Template::compile(t, names.as_slice()).unwrap();
         let mut out = Vec::new();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-        tpl.render(&mut out, &Vars { seq, agents: 10, refs: &refs }, &mut rng);
+        tpl.render(
+            &mut out,
+            &Vars {
+                seq,
+                agents: 10,
+                refs: &refs,
+            },
+            &mut rng,
+        );
         String::from_utf8(out).unwrap()
     }
 
@@ -189,7 +201,10 @@ mod tests {
         assert_eq!(render("id-{{seq}}/{{ref:auctions}}", 42), "id-42/x1");
         let a = render("{{amount:1..100}}", 0);
         let (whole, frac) = a.split_once('.').unwrap();
-        assert!((1..=100).contains(&whole.parse::<u64>().unwrap()) && frac.len() == 2, "{a}");
+        assert!(
+            (1..=100).contains(&whole.parse::<u64>().unwrap()) && frac.len() == 2,
+            "{a}"
+        );
         assert!(render("{{agent}}", 0).starts_with("agent-"));
         let u: u64 = render("{{uniform:5..7}}", 0).parse().unwrap();
         assert!((5..=7).contains(&u));
@@ -211,7 +226,16 @@ mod tests {
     #[test]
     fn refuses_bad_variables() {
         let names: Vec<String> = Vec::new();
-        for bad in ["{{nope}}", "{{uniform:5}}", "{{uniform:9..1}}", "{{zipf:0:1}}", "{{zipf:10}}", "{{ref:x}}", "{{seq", "{{amount:a..b}}"] {
+        for bad in [
+            "{{nope}}",
+            "{{uniform:5}}",
+            "{{uniform:9..1}}",
+            "{{zipf:0:1}}",
+            "{{zipf:10}}",
+            "{{ref:x}}",
+            "{{seq",
+            "{{amount:a..b}}",
+        ] {
             assert!(Template::compile(bad, names.as_slice()).is_err(), "{bad}");
         }
     }

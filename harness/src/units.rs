@@ -26,7 +26,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         }
     };
     let secs = value * scale;
-    if !secs.is_finite() || secs < 0.0 || secs > 1e7 {
+    if !secs.is_finite() || !(0.0..=1e7).contains(&secs) {
         return Err(format!("{text:?} is out of range"));
     }
     Ok(Duration::from_secs_f64(secs))
@@ -93,7 +93,9 @@ pub fn parse_slo(text: &str) -> Result<Vec<Objective>, String> {
         let quantile = parse_quantile_key(key)?;
         let limit = parse_duration(value).map_err(|e| format!("{key}: {e}"))?;
         if limit.is_zero() {
-            return Err(format!("{key}={value}: a zero latency budget can never be met"));
+            return Err(format!(
+                "{key}={value}: a zero latency budget can never be met"
+            ));
         }
         out.push(Objective::Latency { quantile, limit });
     }
@@ -108,8 +110,13 @@ fn parse_quantile_key(key: &str) -> Result<f64, String> {
         format!("unknown objective {key:?}; use p50, p90, p99, p999, p99.9, max or errors")
     })?;
     let p: f64 = if digits.contains('.') {
-        digits.parse().map_err(|_| format!("bad percentile {key:?}"))?
-    } else if digits.len() >= 3 && digits.starts_with("99") && digits.bytes().all(|b| b.is_ascii_digit()) {
+        digits
+            .parse()
+            .map_err(|_| format!("bad percentile {key:?}"))?
+    } else if digits.len() >= 3
+        && digits.starts_with("99")
+        && digits.bytes().all(|b| b.is_ascii_digit())
+    {
         // p999 -> 99.9, p9999 -> 99.99
         let (a, b) = digits.split_at(2);
         format!("{a}.{b}")
@@ -177,12 +184,23 @@ mod tests {
         assert_eq!(v.len(), 3);
         assert!(matches!(v[0], Objective::Latency { quantile, limit }
             if (quantile - 0.99).abs() < 1e-12 && limit == Duration::from_millis(2)));
-        assert!(matches!(v[1], Objective::Latency { quantile, .. } if (quantile - 0.999).abs() < 1e-12));
+        assert!(
+            matches!(v[1], Objective::Latency { quantile, .. } if (quantile - 0.999).abs() < 1e-12)
+        );
         assert!(matches!(v[2], Objective::ErrorRate(r) if (r - 0.001).abs() < 1e-12));
         assert_eq!(v[1].samples_needed(), 1000);
         assert_eq!(v[0].samples_needed(), 100);
         assert_eq!(v[1].label(), "p99.9");
-        for bad in ["p99", "p99=", "q99=2ms", "p100=1ms", "errors=200%", "p99=0ms", "", "p99=2xs"] {
+        for bad in [
+            "p99",
+            "p99=",
+            "q99=2ms",
+            "p100=1ms",
+            "errors=200%",
+            "p99=0ms",
+            "",
+            "p99=2xs",
+        ] {
             assert!(parse_slo(bad).is_err(), "{bad} accepted");
         }
     }

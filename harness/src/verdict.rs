@@ -66,7 +66,14 @@ fn check(name: impl Into<String>, scope: &str, limit: String, actual: String, ok
     }
 }
 
-fn objective(o: &Objective, scope: &str, hist: &Histogram<u64>, ok: u64, failed: u64, invalid: &mut Vec<String>) -> Check {
+fn objective(
+    o: &Objective,
+    scope: &str,
+    hist: &Histogram<u64>,
+    ok: u64,
+    failed: u64,
+    invalid: &mut Vec<String>,
+) -> Check {
     let requests = ok + failed;
     let needed = o.samples_needed();
     let have = match o {
@@ -74,7 +81,10 @@ fn objective(o: &Objective, scope: &str, hist: &Histogram<u64>, ok: u64, failed:
         Objective::ErrorRate(_) => requests,
     };
     if have < needed {
-        let why = format!("{scope} {}: {have} samples, {needed} needed to judge it; run longer or faster", o.label());
+        let why = format!(
+            "{scope} {}: {have} samples, {needed} needed to judge it; run longer or faster",
+            o.label()
+        );
         invalid.push(why);
         return Check {
             name: o.label(),
@@ -92,7 +102,13 @@ fn objective(o: &Objective, scope: &str, hist: &Histogram<u64>, ok: u64, failed:
         }
         Objective::ErrorRate(max) => {
             let rate = failed as f64 / requests as f64;
-            check("errors", scope, limit_text(o), format!("{:.3}%", rate * 100.0), rate <= *max + 1e-12)
+            check(
+                "errors",
+                scope,
+                limit_text(o),
+                format!("{:.3}%", rate * 100.0),
+                rate <= *max + 1e-12,
+            )
         }
     }
 }
@@ -146,7 +162,11 @@ pub fn judge(cfg: &RunConfig, data: &RunData) -> Verdict {
         let c = Check {
             name: "achieved_rate".to_owned(),
             scope: "overall".to_owned(),
-            limit: format!(">= {:.0}/s ({:.0}% of target)", exp / secs * (1.0 - cfg.rate_tolerance), (1.0 - cfg.rate_tolerance) * 100.0),
+            limit: format!(
+                ">= {:.0}/s ({:.0}% of target)",
+                exp / secs * (1.0 - cfg.rate_tolerance),
+                (1.0 - cfg.rate_tolerance) * 100.0
+            ),
             actual: format!("{:.0}/s ({:.1}%)", requests as f64 / secs, ratio * 100.0),
             status: if ok { Status::Pass } else { Status::Invalid },
         };
@@ -162,13 +182,31 @@ pub fn judge(cfg: &RunConfig, data: &RunData) -> Verdict {
         checks.push(c);
     }
     for o in &cfg.objectives {
-        checks.push(objective(o, "overall", &t.latency, t.ok, t.failures.total(), &mut invalid));
+        checks.push(objective(
+            o,
+            "overall",
+            &t.latency,
+            t.ok,
+            t.failures.total(),
+            &mut invalid,
+        ));
     }
     if let Workload::Mix(s) = &cfg.workload {
         for (e, rec) in s.entries.iter().zip(&t.entries) {
-            let EntryRec { latency, ok, failures } = rec;
+            let EntryRec {
+                latency,
+                ok,
+                failures,
+            } = rec;
             for o in &e.slo {
-                checks.push(objective(o, &e.name, latency, *ok, failures.total(), &mut invalid));
+                checks.push(objective(
+                    o,
+                    &e.name,
+                    latency,
+                    *ok,
+                    failures.total(),
+                    &mut invalid,
+                ));
             }
         }
     }
@@ -180,11 +218,23 @@ pub fn judge(cfg: &RunConfig, data: &RunData) -> Verdict {
     } else {
         ("pass", 0)
     };
-    Verdict { result, exit_code, checks, invalid_reasons: invalid, expected_requests: expected }
+    Verdict {
+        result,
+        exit_code,
+        checks,
+        invalid_reasons: invalid,
+        expected_requests: expected,
+    }
 }
 
 fn skipped(name: &str, limit: String, why: &str) -> Check {
-    Check { name: name.to_owned(), scope: "target".to_owned(), limit, actual: why.to_owned(), status: Status::Skipped }
+    Check {
+        name: name.to_owned(),
+        scope: "target".to_owned(),
+        limit,
+        actual: why.to_owned(),
+        status: Status::Skipped,
+    }
 }
 
 fn resource_checks(cfg: &RunConfig, data: &RunData, checks: &mut Vec<Check>) {
@@ -193,14 +243,21 @@ fn resource_checks(cfg: &RunConfig, data: &RunData, checks: &mut Vec<Check>) {
         let limit = format!("<= {}", mib(max as f64));
         let growth = match (data.target_rss_start, data.target_rss.iter().max()) {
             (Some(a), Some(b)) => Some(*b as f64 - a as f64),
-            _ => match (data.before.as_ref().and_then(|s| s.memory()), data.after.as_ref().and_then(|s| s.memory())) {
+            _ => match (
+                data.before.as_ref().and_then(|s| s.memory()),
+                data.after.as_ref().and_then(|s| s.memory()),
+            ) {
                 (Some(a), Some(b)) => Some(b - a),
                 _ => None,
             },
         };
         checks.push(match growth {
             Some(g) => check("memory_growth", "target", limit, mib(g), g <= max as f64),
-            None => skipped("memory_growth", limit, "not measured: give --target-pid or a /metrics with memory gauges"),
+            None => skipped(
+                "memory_growth",
+                limit,
+                "not measured: give --target-pid or a /metrics with memory gauges",
+            ),
         });
     }
     if let Some(max) = r.memory_limit_bytes {
@@ -216,16 +273,27 @@ fn resource_checks(cfg: &RunConfig, data: &RunData, checks: &mut Vec<Check>) {
         _ => None,
     };
     let have_metrics = data.after.is_some();
-    for (name, budget, pick) in [("gc_pause_p99", r.gc_pause_p99, 0usize), ("gc_pause_max", r.gc_pause_max, 1)] {
+    for (name, budget, pick) in [
+        ("gc_pause_p99", r.gc_pause_p99, 0usize),
+        ("gc_pause_max", r.gc_pause_max, 1),
+    ] {
         let Some(budget) = budget else { continue };
         let limit = format!("<= {}", fmt_us(budget.as_micros() as f64));
         checks.push(match gc {
             Some(v) => {
                 let secs = if pick == 0 { v.0 } else { v.1 };
-                let actual = if secs.is_finite() { format!("<= {}", fmt_us(secs * 1e6)) } else { "above the largest bucket".to_owned() };
+                let actual = if secs.is_finite() {
+                    format!("<= {}", fmt_us(secs * 1e6))
+                } else {
+                    "above the largest bucket".to_owned()
+                };
                 check(name, "target", limit, actual, secs <= budget.as_secs_f64())
             }
-            None if have_metrics => skipped(name, limit, "no maintenance sweep ran during the measured phase"),
+            None if have_metrics => skipped(
+                name,
+                limit,
+                "no maintenance sweep ran during the measured phase",
+            ),
             None => skipped(name, limit, "not measured: no target metrics"),
         });
     }
@@ -234,7 +302,10 @@ fn resource_checks(cfg: &RunConfig, data: &RunData, checks: &mut Vec<Check>) {
             "reclaim_backlog_drained",
             "target",
             format!("drains within {} ms", cfg.drain_wait.as_millis()),
-            format!("{} -> {} in {} ms", d.backlog_at_stop, d.backlog_final, d.waited_ms),
+            format!(
+                "{} -> {} in {} ms",
+                d.backlog_at_stop, d.backlog_final, d.waited_ms
+            ),
             d.drained,
         ));
     }

@@ -9,7 +9,19 @@ use std::sync::atomic::Ordering;
 #[test]
 fn budgets_met_exit_0() {
     let s = common::start(0);
-    let (code, out, err) = common::load(&["-t", "1", "-c", "2", "-d", "1s", "-R", "200", "--slo", "p50=1s,p99=2s,errors=1%", &s.url("/")]);
+    let (code, out, err) = common::load(&[
+        "-t",
+        "1",
+        "-c",
+        "2",
+        "-d",
+        "1s",
+        "-R",
+        "200",
+        "--slo",
+        "p50=1s,p99=2s,errors=1%",
+        &s.url("/"),
+    ]);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("Verdict: PASS"), "{out}");
 }
@@ -17,7 +29,19 @@ fn budgets_met_exit_0() {
 #[test]
 fn latency_breach_exit_1() {
     let s = common::start(0);
-    let (code, out, err) = common::load(&["-t", "1", "-c", "4", "-d", "1s", "-R", "100", "--slo", "p50=1ms", &s.url("/slow")]);
+    let (code, out, err) = common::load(&[
+        "-t",
+        "1",
+        "-c",
+        "4",
+        "-d",
+        "1s",
+        "-R",
+        "100",
+        "--slo",
+        "p50=1ms",
+        &s.url("/slow"),
+    ]);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(out.contains("[FAIL]") && out.contains("p50"), "{out}");
 }
@@ -25,7 +49,19 @@ fn latency_breach_exit_1() {
 #[test]
 fn error_budget_breach_exit_1() {
     let s = common::start(0);
-    let (code, out, err) = common::load(&["-t", "1", "-c", "2", "-d", "1s", "-R", "100", "--slo", "errors=0.1%", &s.url("/fail")]);
+    let (code, out, err) = common::load(&[
+        "-t",
+        "1",
+        "-c",
+        "2",
+        "-d",
+        "1s",
+        "-R",
+        "100",
+        "--slo",
+        "errors=0.1%",
+        &s.url("/fail"),
+    ]);
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(out.contains("unexpected status"), "{out}");
 }
@@ -34,7 +70,19 @@ fn error_budget_breach_exit_1() {
 fn too_few_samples_is_invalid_exit_2() {
     let s = common::start(0);
     // 100 requests cannot judge a p99.9 (1000 needed).
-    let (code, out, err) = common::load(&["-t", "1", "-c", "2", "-d", "1s", "-R", "100", "--slo", "p999=1s", &s.url("/")]);
+    let (code, out, err) = common::load(&[
+        "-t",
+        "1",
+        "-c",
+        "2",
+        "-d",
+        "1s",
+        "-R",
+        "100",
+        "--slo",
+        "p999=1s",
+        &s.url("/"),
+    ]);
     assert_eq!(code, 2, "{out}\n{err}");
     assert!(out.contains("1000 needed"), "{out}");
 }
@@ -43,7 +91,19 @@ fn too_few_samples_is_invalid_exit_2() {
 fn rate_not_reached_is_invalid_exit_2() {
     let s = common::start(0);
     // Two connections to a 20 ms endpoint top out near 100/s; 1000/s is asked.
-    let (code, out, err) = common::load(&["-t", "1", "-c", "2", "-d", "1s", "-R", "1000", "--timeout", "500ms", &s.url("/slow")]);
+    let (code, out, err) = common::load(&[
+        "-t",
+        "1",
+        "-c",
+        "2",
+        "-d",
+        "1s",
+        "-R",
+        "1000",
+        "--timeout",
+        "500ms",
+        &s.url("/slow"),
+    ]);
     assert_eq!(code, 2, "{out}\n{err}");
     assert!(out.contains("achieved") && out.contains("invalid"), "{out}");
 }
@@ -59,7 +119,22 @@ fn profile_budgets_gc_pause_breach_and_backlog() {
     )
     .unwrap();
     let json = dir.join("r.json");
-    let args = ["-t", "1", "-c", "2", "-d", "1s", "-R", "1000", "--drain-wait", "2s", "--profile", profile.to_str().unwrap(), "--json", json.to_str().unwrap()];
+    let args = [
+        "-t",
+        "1",
+        "-c",
+        "2",
+        "-d",
+        "1s",
+        "-R",
+        "1000",
+        "--drain-wait",
+        "2s",
+        "--profile",
+        profile.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ];
     // Sweeps of 1 ms and a backlog that drains: every budget met.
     s.knobs.sweep_pause_us.store(800, Ordering::Relaxed);
     let url = s.url("/");
@@ -69,7 +144,13 @@ fn profile_budgets_gc_pause_breach_and_backlog() {
     assert_eq!(code, 0, "{out}\n{err}");
     let v = common::json(&json);
     let checks = v["checks"].as_array().unwrap();
-    let find = |name: &str| checks.iter().find(|c| c["name"] == name).cloned().unwrap_or_default();
+    let find = |name: &str| {
+        checks
+            .iter()
+            .find(|c| c["name"] == name)
+            .cloned()
+            .unwrap_or_default()
+    };
     assert_eq!(find("gc_pause_p99")["status"], "pass", "{out}");
     assert_eq!(find("reclaim_backlog_drained")["status"], "pass", "{out}");
     assert_eq!(find("memory_growth")["status"], "pass", "{out}");
@@ -80,7 +161,13 @@ fn profile_budgets_gc_pause_breach_and_backlog() {
     assert_eq!(code, 1, "{out}");
     let v = common::json(&json);
     let checks = v["checks"].as_array().unwrap();
-    let find = |name: &str| checks.iter().find(|c| c["name"] == name).cloned().unwrap_or_default();
+    let find = |name: &str| {
+        checks
+            .iter()
+            .find(|c| c["name"] == name)
+            .cloned()
+            .unwrap_or_default()
+    };
     assert_eq!(find("gc_pause_p99")["status"], "fail", "{out}");
     assert_eq!(find("gc_pause_max")["status"], "fail", "{out}");
 
@@ -89,7 +176,10 @@ fn profile_budgets_gc_pause_breach_and_backlog() {
     s.knobs.backlog_drains.store(false, Ordering::Relaxed);
     let (code, out, _) = common::load(&a);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("[FAIL]") && out.contains("reclaim_backlog_drained"), "{out}");
+    assert!(
+        out.contains("[FAIL]") && out.contains("reclaim_backlog_drained"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -122,20 +212,51 @@ fn nonsense_is_refused_before_any_load_exit_3() {
         (vec!["--timeout", "0ms", &url], "--timeout"),
         (vec!["-H", "NoColon", &url], "-H"),
         (vec!["--rate=-5", &url], "-R"),
-        (vec!["--speed", "0", "--replay", trace.to_str().unwrap(), &url], "--speed"),
-        (vec!["--mix", mix.to_str().unwrap(), "--replay", trace.to_str().unwrap(), &url], "choose one"),
+        (
+            vec!["--speed", "0", "--replay", trace.to_str().unwrap(), &url],
+            "--speed",
+        ),
+        (
+            vec![
+                "--mix",
+                mix.to_str().unwrap(),
+                "--replay",
+                trace.to_str().unwrap(),
+                &url,
+            ],
+            "choose one",
+        ),
         (vec![], "no target"),
         (vec!["--embedded", &url], "choose one target"),
         (vec!["--rate-tolerance", "lots", &url], "--rate-tolerance"),
         (vec!["--mix", "/nonexistent/mix.toml", &url], "cannot read"),
-        (vec!["ftp://127.0.0.1/", ], "http://"),
+        (vec!["ftp://127.0.0.1/"], "http://"),
         (vec!["--target-pid", "999999999", &url], "--target-pid"),
         (vec!["--bogus-flag", &url], "bogus"),
     ];
     for (args, needle) in cases {
         let (code, out, err) = common::load(&args);
         assert_eq!(code, 3, "{args:?} not refused: {out}\n{err}");
-        assert!(err.contains(needle), "{args:?}: message {err:?} lacks {needle:?}");
+        assert!(
+            err.contains(needle),
+            "{args:?}: message {err:?} lacks {needle:?}"
+        );
     }
     assert_eq!(s.served(), 0, "a refused run sent requests");
+}
+
+#[test]
+fn timeouts_are_counted_and_breach_the_error_budget() {
+    let s = common::start(0);
+    let dir = common::tempdir("timeout");
+    let json = dir.join("r.json");
+    // /slow answers in 20 ms; a 5 ms timeout fails every request.
+    let (code, out, err) = common::load(&["-t", "1", "-c", "2", "-d", "1s", "-R", "50", "--timeout", "5ms", "--slo", "errors=1%", "--json", json.to_str().unwrap(), &s.url("/slow")]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let v = common::json(&json);
+    assert!(v["requests"]["timeouts"].as_u64().unwrap() >= 40, "{out}");
+    // Against /, answered in well under a second, the same timeout never fires.
+    let (code, out, _) = common::load(&["-t", "1", "-c", "2", "-d", "1s", "-R", "50", "--timeout", "1s", "--slo", "errors=0%", "--json", json.to_str().unwrap(), &s.url("/")]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(common::json(&json)["requests"]["timeouts"], 0);
 }

@@ -6,13 +6,23 @@ mod common;
 use std::path::PathBuf;
 
 fn loadtest(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("loadtest").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("loadtest")
+        .join(name)
 }
 
 #[test]
 fn shipped_scenarios_parse() {
-    for name in ["smoke.toml", "auction-storm.toml", "market-mix.toml", "registry-churn.toml", "mixed-prod.toml"] {
-        let s = mabeam_harness::scenario::Scenario::load(&loadtest(name)).unwrap_or_else(|e| panic!("{e}"));
+    for name in [
+        "smoke.toml",
+        "auction-storm.toml",
+        "market-mix.toml",
+        "registry-churn.toml",
+        "mixed-prod.toml",
+    ] {
+        let s = mabeam_harness::scenario::Scenario::load(&loadtest(name))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(!s.entries.is_empty(), "{name}");
     }
 }
@@ -22,13 +32,21 @@ fn parse_error_names_file_and_line() {
     let s = common::start(0);
     let dir = common::tempdir("parse");
     let mix = dir.join("bad.toml");
-    std::fs::write(&mix, "name = \"x\"\n\n[[entry]]\nname = \"a\"\npath = \"/\"\nbody = '{\"n\":{{zipf:0:1}}}'\n").unwrap();
+    std::fs::write(
+        &mix,
+        "name = \"x\"\n\n[[entry]]\nname = \"a\"\npath = \"/\"\nbody = '{\"n\":{{zipf:0:1}}}'\n",
+    )
+    .unwrap();
     let (code, out, err) = common::load(&["-s", mix.to_str().unwrap(), "-d", "1s", &s.url("/")]);
     assert_eq!(code, 3, "{out}\n{err}");
     let expect = format!("{}:6:", mix.display());
     assert!(err.contains(&expect), "{err:?} should name {expect}");
     assert!(err.contains("zipf"), "{err}");
-    std::fs::write(&mix, "[[entry]]\nname = \"a\"\npath = \"/\"\nweight = \"heavy\"\n").unwrap();
+    std::fs::write(
+        &mix,
+        "[[entry]]\nname = \"a\"\npath = \"/\"\nweight = \"heavy\"\n",
+    )
+    .unwrap();
     let (code, _, err) = common::load(&["-s", mix.to_str().unwrap(), &s.url("/")]);
     assert_eq!(code, 3);
     assert!(err.contains(&format!("{}:4:", mix.display())), "{err}");
@@ -41,15 +59,37 @@ fn auction_storm_setup_captures_ids() {
     let dir = common::tempdir("storm");
     let json = dir.join("r.json");
     let mix = loadtest("auction-storm.toml");
-    let (code, out, err) = common::load(&["-s", mix.to_str().unwrap(), "-t", "1", "-c", "4", "-d", "1s", "-R", "1500", "--json", json.to_str().unwrap(), &s.url("/")]);
+    let (code, out, err) = common::load(&[
+        "-s",
+        mix.to_str().unwrap(),
+        "-t",
+        "1",
+        "-c",
+        "4",
+        "-d",
+        "1s",
+        "-R",
+        "1500",
+        "--json",
+        json.to_str().unwrap(),
+        &s.url("/"),
+    ]);
     assert_eq!(code, 0, "{out}\n{err}");
     let v = common::json(&json);
     // Bids went to captured auction ids (the server answers 404 to any other id).
-    let bids = v["entries"].as_array().unwrap().iter().find(|e| e["name"] == "live-bid").unwrap();
+    let bids = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "live-bid")
+        .unwrap();
     assert!(bids["requests"].as_u64().unwrap() > 10, "{bids}");
     assert_eq!(bids["errors"], 0, "{bids}");
     assert_eq!(v["requests"]["errors"], 0);
-    assert!(out.contains("sealed-first-price") && out.contains("p99.99"), "{out}");
+    assert!(
+        out.contains("sealed-first-price") && out.contains("p99.99"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -57,7 +97,23 @@ fn smoke_runs_embedded() {
     let dir = common::tempdir("embedded");
     let json = dir.join("r.json");
     let mix = loadtest("smoke.toml");
-    let (code, out, err) = common::load(&["--embedded", "-s", mix.to_str().unwrap(), "-t", "1", "-c", "4", "-d", "1s", "-R", "500", "--slo", "errors=0%", "--json", json.to_str().unwrap()]);
+    let (code, out, err) = common::load(&[
+        "--embedded",
+        "-s",
+        mix.to_str().unwrap(),
+        "-t",
+        "1",
+        "-c",
+        "4",
+        "-d",
+        "1s",
+        "-R",
+        "500",
+        "--slo",
+        "errors=0%",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{out}\n{err}");
     let v = common::json(&json);
     assert_eq!(v["target"], "embedded");
@@ -65,7 +121,12 @@ fn smoke_runs_embedded() {
     assert_eq!(v["requests"]["errors"], 0, "{out}");
     // The in-process engine's metrics are read directly: the backlog check ran.
     let checks = v["checks"].as_array().unwrap();
-    assert!(checks.iter().any(|c| c["name"] == "reclaim_backlog_drained" && c["status"] == "pass"), "{out}");
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["name"] == "reclaim_backlog_drained" && c["status"] == "pass"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -73,7 +134,23 @@ fn registry_churn_runs_embedded() {
     let dir = common::tempdir("churn");
     let json = dir.join("r.json");
     let mix = loadtest("registry-churn.toml");
-    let (code, out, err) = common::load(&["--embedded", "-s", mix.to_str().unwrap(), "-t", "1", "-c", "2", "-d", "1s", "-R", "300", "--slo", "errors=0%", "--json", json.to_str().unwrap()]);
+    let (code, out, err) = common::load(&[
+        "--embedded",
+        "-s",
+        mix.to_str().unwrap(),
+        "-t",
+        "1",
+        "-c",
+        "2",
+        "-d",
+        "1s",
+        "-R",
+        "300",
+        "--slo",
+        "errors=0%",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
     // The entry's own p99 budget (5 ms) may be missed by an unoptimised build on a
     // busy machine (exit 1); every request must still be answered as expected.
     assert!(code == 0 || code == 1, "{out}\n{err}");

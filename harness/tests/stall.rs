@@ -11,9 +11,33 @@ fn open_loop_sees_the_stall_closed_loop_hides_it() {
     let closed = dir.join("closed.json");
     let url = server.url("/stall");
 
-    let (code, out, err) = common::load(&["-t", "1", "-c", "8", "-d", "3s", "-R", "400", "--json", open.to_str().unwrap(), &url]);
+    let (code, out, err) = common::load(&[
+        "-t",
+        "1",
+        "-c",
+        "8",
+        "-d",
+        "3s",
+        "-R",
+        "400",
+        "--json",
+        open.to_str().unwrap(),
+        &url,
+    ]);
     assert!(code == 0, "open loop run failed ({code}): {out}\n{err}");
-    let (code, out, err) = common::load(&["-t", "1", "-c", "8", "-d", "3s", "-R", "0", "--json", closed.to_str().unwrap(), &url]);
+    let (code, out, err) = common::load(&[
+        "-t",
+        "1",
+        "-c",
+        "8",
+        "-d",
+        "3s",
+        "-R",
+        "0",
+        "--json",
+        closed.to_str().unwrap(),
+        &url,
+    ]);
     assert!(code == 0, "closed loop run failed ({code}): {out}\n{err}");
     assert!(out.contains("BIASED by coordinated omission"), "{out}");
 
@@ -28,10 +52,16 @@ fn open_loop_sees_the_stall_closed_loop_hides_it() {
     eprintln!("open p99 {open_p99} us, closed p99 {closed_p99} us, closed max {closed_max} us");
     // 20% of the time is stalled: open-loop requests meant to start in a stall wait
     // up to 200 ms, so p99 is far into it.
-    assert!(open_p99 >= 100_000, "open p99 {open_p99} us should show the 200 ms stall");
+    assert!(
+        open_p99 >= 100_000,
+        "open p99 {open_p99} us should show the 200 ms stall"
+    );
     // The closed loop saw the stall (its max) but its p99 does not show it.
     assert!(closed_max >= 100_000, "closed max {closed_max}");
-    assert!(closed_p99 < 50_000, "closed p99 {closed_p99} us hides the stall");
+    assert!(
+        closed_p99 < 50_000,
+        "closed p99 {closed_p99} us hides the stall"
+    );
     // The service time of the open loop does not show it as plainly as its latency.
     let open_service_p90 = open["service_us"]["p90"].as_u64().unwrap();
     assert!(open["latency_us"]["p90"].as_u64().unwrap() >= open_service_p90);

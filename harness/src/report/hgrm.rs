@@ -7,14 +7,22 @@ use std::fmt::Write;
 /// Renders `h` (µs) as `.hgrm` text.
 pub fn render(h: &Histogram<u64>) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "{:>12} {:>14} {:>10} {:>14}\n", "Value", "Percentile", "TotalCount", "1/(1-Percentile)");
+    let _ = writeln!(
+        o,
+        "{:>12} {:>14} {:>10} {:>14}\n",
+        "Value", "Percentile", "TotalCount", "1/(1-Percentile)"
+    );
     let mut total = 0u64;
     for v in h.iter_quantiles(5) {
         total += v.count_since_last_iteration();
         let q = v.quantile_iterated_to();
         let ms = v.value_iterated_to() as f64 / 1000.0;
         if q < 1.0 {
-            let _ = writeln!(o, "{ms:>12.3} {q:>14.12} {total:>10} {:>14.2}", 1.0 / (1.0 - q));
+            let _ = writeln!(
+                o,
+                "{ms:>12.3} {q:>14.12} {total:>10} {:>14.2}",
+                1.0 / (1.0 - q)
+            );
         } else {
             let _ = writeln!(o, "{ms:>12.3} {q:>14.12} {total:>10}");
         }
@@ -25,9 +33,22 @@ pub fn render(h: &Histogram<u64>) -> String {
         h.mean() / 1000.0,
         h.stdev() / 1000.0
     );
-    let _ = writeln!(o, "#[Max     = {:>12.3}, Total count    = {:>12}]", h.max() as f64 / 1000.0, h.len());
-    let sub = (2.0 * 10f64.powi(i32::from(h.sigfig()))).log2().ceil().exp2() as u64;
-    let _ = writeln!(o, "#[Buckets = {:>12}, SubBuckets     = {:>12}]", h.buckets(), sub);
+    let _ = writeln!(
+        o,
+        "#[Max     = {:>12.3}, Total count    = {:>12}]",
+        h.max() as f64 / 1000.0,
+        h.len()
+    );
+    let sub = (2.0 * 10f64.powi(i32::from(h.sigfig())))
+        .log2()
+        .ceil()
+        .exp2() as u64;
+    let _ = writeln!(
+        o,
+        "#[Buckets = {:>12}, SubBuckets     = {:>12}]",
+        h.buckets(),
+        sub
+    );
     o
 }
 

@@ -6,7 +6,10 @@ use crate::units::fmt_us;
 use std::fmt::Write;
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// Renders the page.
@@ -54,7 +57,10 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th{{background:#e
         r.cfg.duration.as_secs_f64(),
         t.bytes
     );
-    let _ = write!(o, "<h2>Latency percentiles</h2><table><tr><th>entry</th><th>requests</th>");
+    let _ = write!(
+        o,
+        "<h2>Latency percentiles</h2><table><tr><th>entry</th><th>requests</th>"
+    );
     for (l, _) in percentiles(&t.latency) {
         let _ = write!(o, "<th>{l}</th>");
     }
@@ -72,9 +78,15 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th{{background:#e
     row("overall", &t.latency, t.requests());
     row("service time", &t.service, t.ok);
     o.push_str("</table>\n");
-    let _ = writeln!(o, "<h2>Budgets (SLO)</h2><table><tr><th>scope</th><th>check</th><th>budget</th><th>measured</th><th>result</th></tr>");
+    let _ = writeln!(
+        o,
+        "<h2>Budgets (SLO)</h2><table><tr><th>scope</th><th>check</th><th>budget</th><th>measured</th><th>result</th></tr>"
+    );
     for c in &r.verdict.checks {
-        let status = serde_json::to_value(c.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let status = serde_json::to_value(c.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
         let _ = writeln!(
             o,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{status}\">{status}</td></tr>",

@@ -40,14 +40,25 @@ impl Report<'_> {
     pub fn mode(&self) -> String {
         use crate::schedule::Schedule;
         if self.cfg.closed_loop() {
-            return "closed loop: latency BIASED by coordinated omission (use -R for an open loop)".to_owned();
+            return "closed loop: latency BIASED by coordinated omission (use -R for an open loop)"
+                .to_owned();
         }
         match (&self.cfg.schedule, &self.cfg.workload) {
-            (_, crate::cli::Workload::Replay { speed, .. }) => format!("trace replay at {speed}x, latency from intended start"),
-            (Some(Schedule::Constant(r)), _) => format!("open loop, constant {r} req/s, latency from intended start"),
-            (Some(Schedule::Poisson(r)), _) => format!("open loop, Poisson {r} req/s, latency from intended start"),
-            (Some(Schedule::Ramp { from, to, .. }), _) => format!("open loop, ramp {from}->{to} req/s, latency from intended start"),
-            (Some(Schedule::Steps { rates, step }), _) => format!("open loop, steps {rates:?} req/s every {step:?}, latency from intended start"),
+            (_, crate::cli::Workload::Replay { speed, .. }) => {
+                format!("trace replay at {speed}x, latency from intended start")
+            }
+            (Some(Schedule::Constant(r)), _) => {
+                format!("open loop, constant {r} req/s, latency from intended start")
+            }
+            (Some(Schedule::Poisson(r)), _) => {
+                format!("open loop, Poisson {r} req/s, latency from intended start")
+            }
+            (Some(Schedule::Ramp { from, to, .. }), _) => {
+                format!("open loop, ramp {from}->{to} req/s, latency from intended start")
+            }
+            (Some(Schedule::Steps { rates, step }), _) => format!(
+                "open loop, steps {rates:?} req/s every {step:?}, latency from intended start"
+            ),
             (None, _) => String::new(),
         }
     }
@@ -60,12 +71,18 @@ impl Report<'_> {
 
 /// `(label, value µs)` for each of [`QUANTILES`] plus `max`.
 pub fn percentiles(h: &Histogram<u64>) -> Vec<(&'static str, u64)> {
-    let mut v: Vec<(&'static str, u64)> = QUANTILES.iter().map(|(q, l)| (*l, h.value_at_quantile(*q))).collect();
+    let mut v: Vec<(&'static str, u64)> = QUANTILES
+        .iter()
+        .map(|(q, l)| (*l, h.value_at_quantile(*q)))
+        .collect();
     v.push(("max", h.max()));
     v
 }
 
 /// Writes `text` to `path`, naming the file on failure.
 pub fn write_file(path: &std::path::Path, text: &[u8]) -> Result<(), crate::error::UsageError> {
-    std::fs::write(path, text).map_err(|e| crate::error::UsageError::Output { file: path.to_owned(), problem: e.to_string() })
+    std::fs::write(path, text).map_err(|e| crate::error::UsageError::Output {
+        file: path.to_owned(),
+        problem: e.to_string(),
+    })
 }

@@ -20,7 +20,12 @@ fn err<E: std::fmt::Display>(e: E) -> String {
 /// `(1/(1-p), latency ms)` points of `h`'s spectrum.
 fn spectrum(h: &Histogram<u64>) -> Vec<(f64, f64)> {
     h.iter_quantiles(5)
-        .map(|v| (v.quantile_iterated_to(), v.value_iterated_to() as f64 / 1000.0))
+        .map(|v| {
+            (
+                v.quantile_iterated_to(),
+                v.value_iterated_to() as f64 / 1000.0,
+            )
+        })
         .filter(|(q, _)| *q < 1.0)
         .map(|(q, ms)| (1.0 / (1.0 - q), ms))
         .collect()
@@ -64,22 +69,38 @@ pub fn all_svg(r: &Report<'_>) -> Result<String, String> {
     Ok(out)
 }
 
-fn draw_percentiles<DB: DrawingBackend>(r: &Report<'_>, area: &DrawingArea<DB, plotters::coord::Shift>) -> PlotResult
+fn draw_percentiles<DB: DrawingBackend>(
+    r: &Report<'_>,
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+) -> PlotResult
 where
     DB::ErrorType: 'static,
 {
     area.fill(&WHITE).map_err(err)?;
     let t = &r.data.total;
-    let mut curves: Vec<(String, Vec<(f64, f64)>)> = vec![("latency (overall)".to_owned(), spectrum(&t.latency))];
+    let mut curves: Vec<(String, Vec<(f64, f64)>)> =
+        vec![("latency (overall)".to_owned(), spectrum(&t.latency))];
     curves.push(("service time".to_owned(), spectrum(&t.service)));
     if r.entry_names.len() > 1 {
         for (n, e) in r.entry_names.iter().zip(&t.entries) {
             curves.push((n.clone(), spectrum(&e.latency)));
         }
     }
-    let x_max = curves.iter().flat_map(|c| c.1.iter().map(|p| p.0)).fold(10.0f64, f64::max).max(10.0);
-    let y_max = curves.iter().flat_map(|c| c.1.iter().map(|p| p.1)).fold(0.001f64, f64::max) * 1.1;
-    let title = if r.cfg.closed_loop() { "Latency by percentile (closed loop: biased)" } else { "Latency by percentile (corrected)" };
+    let x_max = curves
+        .iter()
+        .flat_map(|c| c.1.iter().map(|p| p.0))
+        .fold(10.0f64, f64::max)
+        .max(10.0);
+    let y_max = curves
+        .iter()
+        .flat_map(|c| c.1.iter().map(|p| p.1))
+        .fold(0.001f64, f64::max)
+        * 1.1;
+    let title = if r.cfg.closed_loop() {
+        "Latency by percentile (closed loop: biased)"
+    } else {
+        "Latency by percentile (corrected)"
+    };
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 18))
         .margin(10)
@@ -111,7 +132,10 @@ where
     Ok(())
 }
 
-fn draw_throughput<DB: DrawingBackend>(s: &[SecondPoint], area: &DrawingArea<DB, plotters::coord::Shift>) -> PlotResult
+fn draw_throughput<DB: DrawingBackend>(
+    s: &[SecondPoint],
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+) -> PlotResult
 where
     DB::ErrorType: 'static,
 {
@@ -125,22 +149,41 @@ where
         .y_label_area_size(60)
         .build_cartesian_2d(0.0f64..x_max, 0.0f64..y_max)
         .map_err(err)?;
-    chart.configure_mesh().x_desc("second").y_desc("requests/s").draw().map_err(err)?;
     chart
-        .draw_series(LineSeries::new(s.iter().map(|p| (p.second as f64, p.requests as f64)), BLUE.stroke_width(2)))
+        .configure_mesh()
+        .x_desc("second")
+        .y_desc("requests/s")
+        .draw()
+        .map_err(err)?;
+    chart
+        .draw_series(LineSeries::new(
+            s.iter().map(|p| (p.second as f64 + 0.5, p.requests as f64)),
+            BLUE.stroke_width(2),
+        ))
         .map_err(err)?
         .label("answered")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 15, y)], BLUE));
     chart
-        .draw_series(LineSeries::new(s.iter().map(|p| (p.second as f64, p.errors as f64)), RED.stroke_width(2)))
+        .draw_series(LineSeries::new(
+            s.iter().map(|p| (p.second as f64 + 0.5, p.errors as f64)),
+            RED.stroke_width(2),
+        ))
         .map_err(err)?
         .label("errors")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 15, y)], RED));
-    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(err)?;
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
     Ok(())
 }
 
-fn draw_latency_series<DB: DrawingBackend>(s: &[SecondPoint], area: &DrawingArea<DB, plotters::coord::Shift>) -> PlotResult
+fn draw_latency_series<DB: DrawingBackend>(
+    s: &[SecondPoint],
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+) -> PlotResult
 where
     DB::ErrorType: 'static,
 {
@@ -154,16 +197,33 @@ where
         .y_label_area_size(60)
         .build_cartesian_2d(0.0f64..x_max, 0.0f64..y_max)
         .map_err(err)?;
-    chart.configure_mesh().x_desc("second").y_desc("latency (ms)").draw().map_err(err)?;
-    let lines: [(&str, RGBColor, fn(&SecondPoint) -> u64); 3] =
-        [("p50", GREEN, |p| p.p50_us), ("p99", MAGENTA, |p| p.p99_us), ("max", RED, |p| p.max_us)];
+    chart
+        .configure_mesh()
+        .x_desc("second")
+        .y_desc("latency (ms)")
+        .draw()
+        .map_err(err)?;
+    type Pick = fn(&SecondPoint) -> u64;
+    let lines: [(&str, RGBColor, Pick); 3] = [
+        ("p50", GREEN, |p| p.p50_us),
+        ("p99", MAGENTA, |p| p.p99_us),
+        ("max", RED, |p| p.max_us),
+    ];
     for (name, color, f) in lines {
         chart
-            .draw_series(LineSeries::new(s.iter().map(|p| (p.second as f64, f(p) as f64 / 1000.0)), color.stroke_width(2)))
+            .draw_series(LineSeries::new(
+                s.iter().map(|p| (p.second as f64 + 0.5, f(p) as f64 / 1000.0)),
+                color.stroke_width(2),
+            ))
             .map_err(err)?
             .label(name)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 15, y)], color));
     }
-    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(err)?;
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
     Ok(())
 }

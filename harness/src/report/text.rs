@@ -41,13 +41,28 @@ pub fn render(r: &Report<'_>) -> String {
     let c = r.cfg;
     let t = &r.data.total;
     let _ = writeln!(o, "Running {:.0?} test @ {}", c.duration, c.target_label);
-    let _ = writeln!(o, "  {} threads and {} connections (pipeline {})", c.threads, c.connections, c.pipeline);
+    let _ = writeln!(
+        o,
+        "  {} threads and {} connections (pipeline {})",
+        c.threads, c.connections, c.pipeline
+    );
     let _ = writeln!(o, "  {}", r.mode());
-    let _ = writeln!(o, "  Thread Stats   Avg        Stdev      Max        +/- Stdev");
+    let _ = writeln!(
+        o,
+        "  Thread Stats   Avg        Stdev      Max        +/- Stdev"
+    );
     stat_line(&mut o, "Latency", &t.latency);
     stat_line(&mut o, "Service", &t.service);
     stat_line(&mut o, "Send lag", &t.lag);
-    let _ = writeln!(o, "  Latency percentiles{}:", if c.closed_loop() { " (closed loop: biased by coordinated omission)" } else { " (from intended start, coordinated-omission free)" });
+    let _ = writeln!(
+        o,
+        "  Latency percentiles{}:",
+        if c.closed_loop() {
+            " (closed loop: biased by coordinated omission)"
+        } else {
+            " (from intended start, coordinated-omission free)"
+        }
+    );
     let header: Vec<&str> = percentiles(&t.latency).iter().map(|(l, _)| *l).collect();
     let _ = write!(o, "    {:<24} {:>9} {:>7}", "entry", "requests", "errors");
     for h in &header {
@@ -63,7 +78,12 @@ pub fn render(r: &Report<'_>) -> String {
     };
     if r.entry_names.len() > 1 {
         for (name, e) in r.entry_names.iter().zip(&t.entries) {
-            row(name, &e.latency, e.ok + e.failures.total(), e.failures.total());
+            row(
+                name,
+                &e.latency,
+                e.ok + e.failures.total(),
+                e.failures.total(),
+            );
         }
     }
     row("overall", &t.latency, t.requests(), t.failures.total());
@@ -74,22 +94,47 @@ pub fn render(r: &Report<'_>) -> String {
         t.requests(),
         c.duration.as_secs_f64(),
         bytes(t.bytes as f64),
-        if t.warmup > 0 { format!(" ({} more in warm-up)", t.warmup) } else { String::new() }
+        if t.warmup > 0 {
+            format!(" ({} more in warm-up)", t.warmup)
+        } else {
+            String::new()
+        }
     );
     if t.unsent > 0 {
-        let _ = writeln!(o, "  {} requests due in the window were never sent: the target or the harness fell behind", t.unsent);
+        let _ = writeln!(
+            o,
+            "  {} requests due in the window were never sent: the target or the harness fell behind",
+            t.unsent
+        );
     }
     let f = &t.failures;
     if f.total() > 0 {
-        let _ = writeln!(o, "  Errors: connect {}, read/write {}, timeout {}, unexpected status {}", f.connect, f.io, f.timeout, f.status);
+        let _ = writeln!(
+            o,
+            "  Errors: connect {}, read/write {}, timeout {}, unexpected status {}",
+            f.connect, f.io, f.timeout, f.status
+        );
     }
     if t.clamped > 0 {
-        let _ = writeln!(o, "  {} latencies above 60 s were recorded as 60 s", t.clamped);
+        let _ = writeln!(
+            o,
+            "  {} latencies above 60 s were recorded as 60 s",
+            t.clamped
+        );
     }
     let _ = writeln!(o, "Requests/sec: {:>10.2}", r.achieved_rps());
-    let _ = writeln!(o, "Transfer/sec: {:>10}", bytes(t.bytes as f64 / c.duration.as_secs_f64()));
+    let _ = writeln!(
+        o,
+        "Transfer/sec: {:>10}",
+        bytes(t.bytes as f64 / c.duration.as_secs_f64())
+    );
     if let (Some(first), Some(last)) = (r.data.harness_rss.first(), r.data.harness_rss.last()) {
-        let _ = writeln!(o, "Harness RSS:  {} -> {}", bytes(*first as f64), bytes(*last as f64));
+        let _ = writeln!(
+            o,
+            "Harness RSS:  {} -> {}",
+            bytes(*first as f64),
+            bytes(*last as f64)
+        );
     }
     if !r.verdict.checks.is_empty() {
         let _ = writeln!(o, "Budgets:");
@@ -100,7 +145,11 @@ pub fn render(r: &Report<'_>) -> String {
                 Status::Invalid => "INV ",
                 Status::Skipped => "skip",
             };
-            let _ = writeln!(o, "  [{mark}] {:<10} {:<24} {:<22} {}", ch.scope, ch.name, ch.limit, ch.actual);
+            let _ = writeln!(
+                o,
+                "  [{mark}] {:<10} {:<24} {:<22} {}",
+                ch.scope, ch.name, ch.limit, ch.actual
+            );
         }
     }
     for n in &r.data.notes {
@@ -109,6 +158,11 @@ pub fn render(r: &Report<'_>) -> String {
     for why in &r.verdict.invalid_reasons {
         let _ = writeln!(o, "  invalid: {why}");
     }
-    let _ = writeln!(o, "Verdict: {} (exit {})", r.verdict.result.to_uppercase(), r.verdict.exit_code);
+    let _ = writeln!(
+        o,
+        "Verdict: {} (exit {})",
+        r.verdict.result.to_uppercase(),
+        r.verdict.exit_code
+    );
     o
 }

@@ -76,17 +76,33 @@ struct Batch {
 }
 
 /// Runs one request against the engine.
-pub async fn execute(handle: &Handle, method: &str, path: &str, body: &[u8], want_body: bool) -> Answer {
+pub async fn execute(
+    handle: &Handle,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    want_body: bool,
+) -> Answer {
     let Some((route, id)) = route(method, path) else {
-        return Answer { status: 404, body: None };
+        return Answer {
+            status: 404,
+            body: None,
+        };
     };
     let keep = |v: serde_json::Value| if want_body { Some(v) } else { None };
     let record = |r: Result<mabeam_engine::registry::AgentRecord, EngineError>, ok: u16| match r {
         Ok(rec) => Answer {
             status: ok,
-            body: if want_body { serde_json::to_value(&rec).ok() } else { None },
+            body: if want_body {
+                serde_json::to_value(&rec).ok()
+            } else {
+                None
+            },
         },
-        Err(e) => Answer { status: status_of(&e), body: None },
+        Err(e) => Answer {
+            status: status_of(&e),
+            body: None,
+        },
     };
     match route {
         Route::Health => Answer {
@@ -95,43 +111,78 @@ pub async fn execute(handle: &Handle, method: &str, path: &str, body: &[u8], wan
         },
         Route::Metrics => {
             let text = handle.telemetry().render_prometheus();
-            Answer { status: 200, body: keep(serde_json::Value::String(text)) }
+            Answer {
+                status: 200,
+                body: keep(serde_json::Value::String(text)),
+            }
         }
         Route::Coordinate => match CoordinationRequest::from_json(body) {
             Ok(req) => match handle.coordinate(&req) {
-                Ok(out) => Answer { status: 200, body: if want_body { serde_json::to_value(&out).ok() } else { None } },
-                Err(e) => Answer { status: status_of(&EngineError::from(e)), body: None },
+                Ok(out) => Answer {
+                    status: 200,
+                    body: if want_body {
+                        serde_json::to_value(&out).ok()
+                    } else {
+                        None
+                    },
+                },
+                Err(e) => Answer {
+                    status: status_of(&EngineError::from(e)),
+                    body: None,
+                },
             },
-            Err(e) => Answer { status: status_of(&EngineError::from(e)), body: None },
+            Err(e) => Answer {
+                status: status_of(&EngineError::from(e)),
+                body: None,
+            },
         },
         Route::CoordinateBatch => {
-            let reqs: Result<Vec<CoordinationRequest>, String> = serde_json::from_slice::<Batch>(body)
-                .map_err(|e| e.to_string())
-                .and_then(|b| {
-                    b.requests
-                        .iter()
-                        .map(|v| CoordinationRequest::from_json(v.to_string().as_bytes()).map_err(|e| e.to_string()))
-                        .collect()
-                });
+            let reqs: Result<Vec<CoordinationRequest>, String> =
+                serde_json::from_slice::<Batch>(body)
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| {
+                        b.requests
+                            .iter()
+                            .map(|v| {
+                                CoordinationRequest::from_json(v.to_string().as_bytes())
+                                    .map_err(|e| e.to_string())
+                            })
+                            .collect()
+                    });
             match reqs {
                 Ok(reqs) => {
                     let outs = handle.coordinate_batch(&reqs);
-                    Answer { status: 200, body: keep(serde_json::json!({"outcomes": outs.len()})) }
+                    Answer {
+                        status: 200,
+                        body: keep(serde_json::json!({"outcomes": outs.len()})),
+                    }
                 }
-                Err(_) => Answer { status: 400, body: None },
+                Err(_) => Answer {
+                    status: 400,
+                    body: None,
+                },
             }
         }
         Route::Register => match serde_json::from_slice::<AgentSpec>(body) {
             Ok(spec) => record(handle.register(spec).await, 201),
-            Err(_) => Answer { status: 400, body: None },
+            Err(_) => Answer {
+                status: 400,
+                body: None,
+            },
         },
         Route::ListAgents => {
             let n = handle.agents(&AgentFilter::default()).len();
-            Answer { status: 200, body: keep(serde_json::json!({"count": n})) }
+            Answer {
+                status: 200,
+                body: keep(serde_json::json!({"count": n})),
+            }
         }
         Route::GetAgent => match handle.agent(id) {
             Some(rec) => record(Ok(rec), 200),
-            None => Answer { status: 404, body: None },
+            None => Answer {
+                status: 404,
+                body: None,
+            },
         },
         Route::Deregister => record(handle.deregister(id).await, 204),
         Route::Start => record(handle.start(id).await, 200),
@@ -146,8 +197,14 @@ mod tests {
 
     #[test]
     fn routes() {
-        assert_eq!(route("POST", "/api/coordinate"), Some((Route::Coordinate, "")));
-        assert_eq!(route("POST", "/api/agents/a-1/start"), Some((Route::Start, "a-1")));
+        assert_eq!(
+            route("POST", "/api/coordinate"),
+            Some((Route::Coordinate, ""))
+        );
+        assert_eq!(
+            route("POST", "/api/agents/a-1/start"),
+            Some((Route::Start, "a-1"))
+        );
         assert_eq!(route("GET", "/health?x=1"), Some((Route::Health, "")));
         assert_eq!(route("POST", "/api/auctions"), None);
         assert_eq!(route("PUT", "/api/agents/x"), None);

@@ -39,7 +39,11 @@ impl HttpTarget {
         if authority.is_empty() {
             return Err(format!("{url}: no host"));
         }
-        let with_port = if authority.rsplit_once(':').is_some_and(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()) && !p.is_empty()) && !authority.ends_with(']') {
+        let with_port = if authority
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()) && !p.is_empty())
+            && !authority.ends_with(']')
+        {
             authority.to_owned()
         } else {
             format!("{authority}:80")
@@ -50,7 +54,11 @@ impl HttpTarget {
             .map_err(|e| format!("{url}: cannot resolve {authority}: {e}"))?
             .next()
             .ok_or_else(|| format!("{url}: {authority} resolves to no address"))?;
-        Ok(HttpTarget { addr, host: authority.to_owned(), path: path.to_owned() })
+        Ok(HttpTarget {
+            addr,
+            host: authority.to_owned(),
+            path: path.to_owned(),
+        })
     }
 }
 
@@ -98,22 +106,37 @@ pub fn parse_response(buf: &[u8], head_request: bool) -> Result<Option<Parsed>, 
                 .ok_or_else(|| ParseError::Malformed("bad Content-Length".to_owned()))?;
             content_length = Some(v);
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = h.value.windows(7).any(|w| w.eq_ignore_ascii_case(b"chunked"));
+            chunked = h
+                .value
+                .windows(7)
+                .any(|w| w.eq_ignore_ascii_case(b"chunked"));
         } else if h.name.eq_ignore_ascii_case("connection") {
             close = h.value.eq_ignore_ascii_case(b"close");
         }
     }
     if head_request || status == 204 || status == 304 || (100..200).contains(&status) {
-        return Ok(Some(Parsed { status, len: head, close }));
+        return Ok(Some(Parsed {
+            status,
+            len: head,
+            close,
+        }));
     }
     if chunked {
         return match chunked_len(&buf[head..])? {
-            Some(n) => Ok(Some(Parsed { status, len: head + n, close })),
+            Some(n) => Ok(Some(Parsed {
+                status,
+                len: head + n,
+                close,
+            })),
             None => Ok(None),
         };
     }
     match content_length {
-        Some(n) if buf.len() >= head + n => Ok(Some(Parsed { status, len: head + n, close })),
+        Some(n) if buf.len() >= head + n => Ok(Some(Parsed {
+            status,
+            len: head + n,
+            close,
+        })),
         Some(_) => Ok(None),
         None => Err(ParseError::NoLength),
     }
@@ -168,9 +191,16 @@ impl Conn {
     pub async fn connect(addr: SocketAddr, timeout: Duration) -> std::io::Result<Conn> {
         let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
             .await
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))??;
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")
+            })??;
         stream.set_nodelay(true)?;
-        Ok(Conn { stream, buf: vec![0; 16 << 10], filled: 0, start: 0 })
+        Ok(Conn {
+            stream,
+            buf: vec![0; 16 << 10],
+            filled: 0,
+            start: 0,
+        })
     }
 
     /// Sends `bytes`.
@@ -240,9 +270,11 @@ pub fn write_request(
 }
 
 fn headers_have(headers: &[u8], name: &[u8]) -> bool {
-    headers
-        .split(|b| *b == b'\n')
-        .any(|line| line.len() > name.len() && line[..name.len()].eq_ignore_ascii_case(name) && line[name.len()] == b':')
+    headers.split(|b| *b == b'\n').any(|line| {
+        line.len() > name.len()
+            && line[..name.len()].eq_ignore_ascii_case(name)
+            && line[name.len()] == b':'
+    })
 }
 
 /// One GET with its own connection: used for `/metrics` scrapes and the setup phase.
@@ -255,13 +287,18 @@ pub async fn fetch(
     timeout: Duration,
 ) -> Result<(u16, Vec<u8>), String> {
     let work = async {
-        let mut conn = Conn::connect(addr, timeout).await.map_err(|e| e.to_string())?;
+        let mut conn = Conn::connect(addr, timeout)
+            .await
+            .map_err(|e| e.to_string())?;
         let mut req = Vec::new();
         write_request(&mut req, method, path.as_bytes(), host, b"", body);
         conn.send(&req).await.map_err(|e| e.to_string())?;
         loop {
             let before = conn.start;
-            if let Some(p) = conn.next_response(method == "HEAD").map_err(|e| e.to_string())? {
+            if let Some(p) = conn
+                .next_response(method == "HEAD")
+                .map_err(|e| e.to_string())?
+            {
                 let whole = &conn.buf[before..before + p.len];
                 let head = whole
                     .windows(4)
@@ -315,7 +352,10 @@ mod tests {
         let p2 = parse_response(&r[40..], false).unwrap().unwrap();
         assert_eq!(p2.status, 204);
         assert_eq!(parse_response(&r[..30], false).unwrap(), None);
-        assert_eq!(parse_response(b"HTTP/1.1 200 OK\r\n\r\n", false), Err(ParseError::NoLength));
+        assert_eq!(
+            parse_response(b"HTTP/1.1 200 OK\r\n\r\n", false),
+            Err(ParseError::NoLength)
+        );
         assert!(parse_response(b"garbage\r\n\r\n", false).is_err());
     }
 
@@ -335,7 +375,10 @@ mod tests {
         let t = HttpTarget::parse("http://127.0.0.1:8080/health").unwrap();
         assert_eq!(t.addr.port(), 8080);
         assert_eq!(t.path, "/health");
-        assert_eq!(HttpTarget::parse("http://127.0.0.1").unwrap().addr.port(), 80);
+        assert_eq!(
+            HttpTarget::parse("http://127.0.0.1").unwrap().addr.port(),
+            80
+        );
         assert!(HttpTarget::parse("ftp://x").is_err());
         assert!(HttpTarget::parse("https://x").is_err());
         assert!(HttpTarget::parse("http://").is_err());
@@ -346,6 +389,9 @@ mod tests {
         let mut out = Vec::new();
         write_request(&mut out, "POST", b"/a", "h:1", b"X-Y: 1\r\n", b"{}");
         let s = String::from_utf8(out).unwrap();
-        assert_eq!(s, "POST /a HTTP/1.1\r\nHost: h:1\r\nX-Y: 1\r\nContent-Length: 2\r\nContent-Type: application/json\r\n\r\n{}");
+        assert_eq!(
+            s,
+            "POST /a HTTP/1.1\r\nHost: h:1\r\nX-Y: 1\r\nContent-Length: 2\r\nContent-Type: application/json\r\n\r\n{}"
+        );
     }
 }

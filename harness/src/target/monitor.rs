@@ -112,9 +112,13 @@ mod tests {
 
     #[test]
     fn scrape_embedded_engine() {
-        let config = mabeam_engine::profile::load(None, Vec::new()).unwrap().config;
+        let config = mabeam_engine::profile::load(None, Vec::new())
+            .unwrap()
+            .config;
         let engine = mabeam_engine::api::Engine::start(config).unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let s = scrape(&MetricsSource::Embedded(engine.handle()), &rt).unwrap();
         assert!(s.backlog.is_some(), "{s:?}");
         assert!(!s.sweep_buckets.is_empty());

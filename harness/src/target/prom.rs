@@ -15,7 +15,10 @@ pub struct Sample {
 impl Sample {
     /// The value of label `key`.
     pub fn label(&self, key: &str) -> Option<&str> {
-        self.labels.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.labels
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -37,7 +40,10 @@ pub fn parse(text: &str) -> Result<Vec<Sample>, PromError> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        out.push(parse_line(line).map_err(|problem| PromError { line: i + 1, problem })?);
+        out.push(parse_line(line).map_err(|problem| PromError {
+            line: i + 1,
+            problem,
+        })?);
     }
     Ok(out)
 }
@@ -60,7 +66,9 @@ fn parse_line(line: &str) -> Result<Sample, String> {
                 rest = r;
                 break;
             }
-            let eq = s.find('=').ok_or_else(|| format!("label without '=' in {line:?}"))?;
+            let eq = s
+                .find('=')
+                .ok_or_else(|| format!("label without '=' in {line:?}"))?;
             let key = s[..eq].trim().to_owned();
             let v = s[eq + 1..]
                 .trim_start()
@@ -89,14 +97,22 @@ fn parse_line(line: &str) -> Result<Sample, String> {
         }
     }
     let mut fields = rest.split_whitespace();
-    let v = fields.next().ok_or_else(|| format!("no value in {line:?}"))?;
+    let v = fields
+        .next()
+        .ok_or_else(|| format!("no value in {line:?}"))?;
     let value = match v {
         "+Inf" | "Inf" => f64::INFINITY,
         "-Inf" => f64::NEG_INFINITY,
         "NaN" => f64::NAN,
-        v => v.parse().map_err(|_| format!("bad value {v:?} in {line:?}"))?,
+        v => v
+            .parse()
+            .map_err(|_| format!("bad value {v:?} in {line:?}"))?,
     };
-    Ok(Sample { name: name.to_owned(), labels, value })
+    Ok(Sample {
+        name: name.to_owned(),
+        labels,
+        value,
+    })
 }
 
 /// Sum of every sample named `name` (over all label sets), or `None` if absent.
@@ -137,7 +153,11 @@ pub fn bucket_quantile(before: &[(f64, f64)], after: &[(f64, f64)], q: f64) -> O
     let delta: Vec<(f64, f64)> = after
         .iter()
         .map(|(le, c)| {
-            let b = before.iter().find(|(l, _)| l == le).map(|x| x.1).unwrap_or(0.0);
+            let b = before
+                .iter()
+                .find(|(l, _)| l == le)
+                .map(|x| x.1)
+                .unwrap_or(0.0);
             (*le, (c - b).max(0.0))
         })
         .collect();
@@ -186,10 +206,16 @@ weird{a="x\"y",b="1"} 1.5e3 1700000000
         let b = buckets(&s, "mabeam_gc_sweep_pause_seconds");
         assert_eq!(b, vec![(0.001, 5.0), (0.01, 9.0), (f64::INFINITY, 10.0)]);
         let none: Vec<(f64, f64)> = Vec::new();
-        assert_eq!(bucket_quantile(&none, &b, 0.5), Some((0.001, f64::INFINITY)));
+        assert_eq!(
+            bucket_quantile(&none, &b, 0.5),
+            Some((0.001, f64::INFINITY))
+        );
         assert_eq!(bucket_quantile(&b, &b, 0.5), None);
         let before = vec![(0.001, 5.0), (0.01, 5.0), (f64::INFINITY, 5.0)];
-        assert_eq!(bucket_quantile(&before, &b, 0.99), Some((f64::INFINITY, f64::INFINITY)));
+        assert_eq!(
+            bucket_quantile(&before, &b, 0.99),
+            Some((f64::INFINITY, f64::INFINITY))
+        );
         let after = vec![(0.001, 5.0), (0.01, 9.0), (f64::INFINITY, 9.0)];
         assert_eq!(bucket_quantile(&before, &after, 0.99), Some((0.01, 0.01)));
     }

@@ -38,7 +38,8 @@ mod parking_lot_free {
 
     impl Last {
         pub fn touch(&self, started: Instant) {
-            self.0.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+            self.0
+                .store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
         }
         pub fn ms_ago(&self, started: Instant) -> u64 {
             (started.elapsed().as_millis() as u64).saturating_sub(self.0.load(Ordering::Relaxed))
@@ -81,28 +82,42 @@ fn text(status: u16, body: String) -> Response<Full<Bytes>> {
     r
 }
 
-async fn handle(req: Request<Incoming>, k: Arc<Knobs>) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+async fn handle(
+    req: Request<Incoming>,
+    k: Arc<Knobs>,
+) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
     let path = req.uri().path().to_owned();
     let is_get = req.method() == hyper::Method::GET;
     if path == "/metrics" {
         let served = k.served.load(Ordering::Relaxed);
-        let backlog = if k.backlog_drains.load(Ordering::Relaxed) && k.last_request.ms_ago(k.started) > 300 {
-            0
-        } else {
-            100 + served
-        };
+        let backlog =
+            if k.backlog_drains.load(Ordering::Relaxed) && k.last_request.ms_ago(k.started) > 300 {
+                0
+            } else {
+                100 + served
+            };
         let pause = k.sweep_pause_us.load(Ordering::Relaxed) as f64 / 1e6;
         let les = [0.001, 0.005, 0.01, 0.05, 0.1];
         let mut body = String::from("# TYPE mabeam_gc_reclaim_backlog gauge\n");
         body.push_str(&format!("mabeam_gc_reclaim_backlog {backlog}\n"));
-        body.push_str("# TYPE mabeam_memory_resident_bytes gauge\nmabeam_memory_resident_bytes 1048576\n");
+        body.push_str(
+            "# TYPE mabeam_memory_resident_bytes gauge\nmabeam_memory_resident_bytes 1048576\n",
+        );
         body.push_str("# TYPE mabeam_gc_sweep_pause_seconds histogram\n");
         for le in les {
-            let c = if pause > 0.0 && pause <= le { served } else { 0 };
-            body.push_str(&format!("mabeam_gc_sweep_pause_seconds_bucket{{le=\"{le}\"}} {c}\n"));
+            let c = if pause > 0.0 && pause <= le {
+                served
+            } else {
+                0
+            };
+            body.push_str(&format!(
+                "mabeam_gc_sweep_pause_seconds_bucket{{le=\"{le}\"}} {c}\n"
+            ));
         }
         let inf = if pause > 0.0 { served } else { 0 };
-        body.push_str(&format!("mabeam_gc_sweep_pause_seconds_bucket{{le=\"+Inf\"}} {inf}\n"));
+        body.push_str(&format!(
+            "mabeam_gc_sweep_pause_seconds_bucket{{le=\"+Inf\"}} {inf}\n"
+        ));
         body.push_str(&format!("mabeam_gc_sweep_pause_seconds_count {inf}\n"));
         return Ok(text(200, body));
     }
@@ -123,8 +138,16 @@ async fn handle(req: Request<Incoming>, k: Arc<Knobs>) -> Result<Response<Full<B
             Ok(text(200, "slow".into()))
         }
         "/fail" => Ok(text(500, "no".into())),
-        "/api/auctions" => Ok(text(201, format!("{{\"id\":\"auc-{}\",\"state\":\"open\"}}", k.served.load(Ordering::Relaxed)))),
-        p if p.starts_with("/api/auctions/") && is_get => Ok(text(200, "{\"state\":\"open\"}".into())),
+        "/api/auctions" => Ok(text(
+            201,
+            format!(
+                "{{\"id\":\"auc-{}\",\"state\":\"open\"}}",
+                k.served.load(Ordering::Relaxed)
+            ),
+        )),
+        p if p.starts_with("/api/auctions/") && is_get => {
+            Ok(text(200, "{\"state\":\"open\"}".into()))
+        }
         p if p.starts_with("/api/auctions/auc-") => Ok(text(202, "{\"bid_id\":1}".into())),
         p if p.starts_with("/api/auctions/") => Ok(text(404, "{}".into())),
         _ => Ok(text(200, "ok".into())),
@@ -145,10 +168,17 @@ pub fn start(stall_ms: u64) -> TestServer {
     let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
     let k = Arc::clone(&knobs);
     let thread = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
         rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            addr_tx.send(listener.local_addr().expect("addr")).expect("send addr");
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            addr_tx
+                .send(listener.local_addr().expect("addr"))
+                .expect("send addr");
             loop {
                 tokio::select! {
                     _ = &mut stop_rx => break,
@@ -168,7 +198,12 @@ pub fn start(stall_ms: u64) -> TestServer {
         });
     });
     let addr = addr_rx.recv().expect("server address");
-    TestServer { addr, knobs, stop: Some(stop_tx), thread: Some(thread) }
+    TestServer {
+        addr,
+        knobs,
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    }
 }
 
 /// Runs the real binary with `args`; returns (exit code, stdout, stderr).
