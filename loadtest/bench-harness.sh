@@ -89,17 +89,6 @@ compare() { # name url
 
 compare "nginx static 200" "http://127.0.0.1:$NGINX_PORT/"
 
-# --- mabeam serve /health, when the binary has it -------------------------------------
-if cargo run -q --release -j 2 --manifest-path "$ROOT/Cargo.toml" --bin mabeam -- --help 2>/dev/null | grep -qw serve; then
-    MABEAM_PORT=$(free_port)
-    MABEAM_SERVER__LISTEN="127.0.0.1:$MABEAM_PORT" "$ROOT/target/release/mabeam" serve >"$TMP/mabeam.log" 2>&1 &
-    PIDS+=($!)
-    wait_port "$MABEAM_PORT"
-    compare "mabeam serve /health" "http://127.0.0.1:$MABEAM_PORT/health"
-else
-    echo "== mabeam serve: not in this build (mabeam --help lists no 'serve'); skipped"
-fi
-
 # --- harness memory over a soak -------------------------------------------------------
 echo "== memory soak: mabeam-load for ${SOAK}s, closed loop, RSS sampled every second"
 "$LOAD" -t "$THREADS" -c "$CONNS" -d "${SOAK}s" -R 0 --no-metrics --json "$TMP/soak.json" "http://127.0.0.1:$NGINX_PORT/" >/dev/null || true
@@ -114,3 +103,18 @@ print(f"   {v['requests']['total']} requests, {v['achieved_rps']:.0f} req/s")
 print(f"   RSS second 1: {mib(base):.2f} MiB, last: {mib(rss[-1]):.2f} MiB, max: {mib(max(rss)):.2f} MiB, growth {mib(growth):+.2f} MiB")
 print("   flat" if growth < 2 * 1048576 else "   NOT flat")
 PY
+
+# --- mabeam serve /health, when the binary has it -------------------------------------
+# MABEAM_BIN=path/to/mabeam uses that binary; otherwise this tree's, via cargo run.
+if [ -z "${MABEAM_BIN:-}" ] && cargo run -q --release -j 2 --manifest-path "$ROOT/Cargo.toml" --bin mabeam -- --help 2>/dev/null | grep -qw serve; then
+    MABEAM_BIN="$ROOT/target/release/mabeam"
+fi
+if [ -n "${MABEAM_BIN:-}" ] && "$MABEAM_BIN" --help 2>/dev/null | grep -qw serve; then
+    MABEAM_PORT=$(free_port)
+    MABEAM_SERVER__LISTEN="127.0.0.1:$MABEAM_PORT" "$MABEAM_BIN" serve >"$TMP/mabeam.log" 2>&1 &
+    PIDS+=($!)
+    wait_port "$MABEAM_PORT"
+    compare "mabeam serve /health" "http://127.0.0.1:$MABEAM_PORT/health"
+else
+    echo "== mabeam serve: not in this build (mabeam --help lists no 'serve'); skipped"
+fi

@@ -127,7 +127,12 @@ pub fn collect(
                 target_rss.push(rss);
             }
         }
-        match rx.recv_timeout(next_tick.saturating_duration_since(Instant::now())) {
+        let wake = if measuring {
+            next_tick
+        } else {
+            next_tick.min(plan.measure_start)
+        };
+        match rx.recv_timeout(wake.saturating_duration_since(Instant::now())) {
             Ok(mut iv) => {
                 total.merge(&iv);
                 if iv.requests() > 0 {

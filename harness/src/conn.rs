@@ -381,7 +381,10 @@ pub async fn run_http(plan: &Plan, target: &HttpTarget, rec: &ThreadRec, conn_id
             Event::Timeout => {
                 guard_at = None;
                 // The guard was set for an earlier request; only the oldest in flight counts.
-                if inflight.front().is_some_and(|f| f.sent + plan.timeout <= Instant::now()) {
+                if inflight
+                    .front()
+                    .is_some_and(|f| f.sent + plan.timeout <= Instant::now())
+                {
                     fail_all(plan, rec, &mut inflight, Failure::Timeout);
                     conn = None;
                 }

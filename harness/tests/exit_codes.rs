@@ -251,12 +251,44 @@ fn timeouts_are_counted_and_breach_the_error_budget() {
     let dir = common::tempdir("timeout");
     let json = dir.join("r.json");
     // /slow answers in 20 ms; a 5 ms timeout fails every request.
-    let (code, out, err) = common::load(&["-t", "1", "-c", "2", "-d", "1s", "-R", "50", "--timeout", "5ms", "--slo", "errors=1%", "--json", json.to_str().unwrap(), &s.url("/slow")]);
+    let (code, out, err) = common::load(&[
+        "-t",
+        "1",
+        "-c",
+        "2",
+        "-d",
+        "1s",
+        "-R",
+        "50",
+        "--timeout",
+        "5ms",
+        "--slo",
+        "errors=1%",
+        "--json",
+        json.to_str().unwrap(),
+        &s.url("/slow"),
+    ]);
     assert_eq!(code, 1, "{out}\n{err}");
     let v = common::json(&json);
     assert!(v["requests"]["timeouts"].as_u64().unwrap() >= 40, "{out}");
     // Against /, answered in well under a second, the same timeout never fires.
-    let (code, out, _) = common::load(&["-t", "1", "-c", "2", "-d", "1s", "-R", "50", "--timeout", "1s", "--slo", "errors=0%", "--json", json.to_str().unwrap(), &s.url("/")]);
+    let (code, out, _) = common::load(&[
+        "-t",
+        "1",
+        "-c",
+        "2",
+        "-d",
+        "1s",
+        "-R",
+        "50",
+        "--timeout",
+        "1s",
+        "--slo",
+        "errors=0%",
+        "--json",
+        json.to_str().unwrap(),
+        &s.url("/"),
+    ]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(common::json(&json)["requests"]["timeouts"], 0);
 }

@@ -212,7 +212,8 @@ where
     for (name, color, f) in lines {
         chart
             .draw_series(LineSeries::new(
-                s.iter().map(|p| (p.second as f64 + 0.5, f(p) as f64 / 1000.0)),
+                s.iter()
+                    .map(|p| (p.second as f64 + 0.5, f(p) as f64 / 1000.0)),
                 color.stroke_width(2),
             ))
             .map_err(err)?
