@@ -59,7 +59,7 @@ fn open_loop_sees_the_stall_closed_loop_hides_it() {
     // The closed loop saw the stall (its max) but its p99 does not show it.
     assert!(closed_max >= 100_000, "closed max {closed_max}");
     assert!(
-        closed_p99 < 50_000,
+        closed_p99 * 2 < open_p99,
         "closed p99 {closed_p99} us hides the stall"
     );
     // The service time of the open loop does not show it as plainly as its latency.

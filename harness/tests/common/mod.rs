@@ -231,3 +231,33 @@ pub fn tempdir(name: &str) -> std::path::PathBuf {
 pub fn json(path: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("json written")).expect("valid json")
 }
+
+/// Asserts a run passed, except for per-entry latency budgets, which an unoptimised
+/// build on busy shared cores may miss (exit 1); returns the JSON.
+pub fn assert_passed_but_entry_latency(
+    code: i32,
+    json: &std::path::Path,
+    out: &str,
+) -> serde_json::Value {
+    assert_passed_except(code, json, out, &[])
+}
+
+/// Like [`assert_passed_but_entry_latency`], also letting the checks named in `allowed` fail.
+pub fn assert_passed_except(
+    code: i32,
+    json: &std::path::Path,
+    out: &str,
+    allowed: &[&str],
+) -> serde_json::Value {
+    assert!(code == 0 || code == 1, "exit {code}\n{out}");
+    let v = self::json(json);
+    for c in v["checks"].as_array().expect("checks") {
+        let latency = c["name"].as_str().unwrap_or("").starts_with('p') && c["scope"] != "overall";
+        let excused = allowed.iter().any(|a| c["name"] == *a);
+        assert!(
+            c["status"] == "pass" || ((latency || excused) && c["status"] == "fail"),
+            "{c}\n{out}"
+        );
+    }
+    v
+}
