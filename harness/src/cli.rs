@@ -31,9 +31,10 @@ pub struct Args {
     /// Open connections (keep-alive), spread over the threads.
     #[arg(short = 'c', long, default_value_t = 10)]
     pub connections: usize,
-    /// Measured duration (10s, 1m, ...), after the warm-up.
-    #[arg(short = 'd', long, default_value = "10s")]
-    pub duration: String,
+    /// Measured duration (10s, 1m, ...), after the warm-up [default: 10s; with
+    /// --replay, the trace's length at --speed].
+    #[arg(short = 'd', long)]
+    pub duration: Option<String>,
     /// Extra request header, `Name: value` (repeatable).
     #[arg(short = 'H', long = "header")]
     pub headers: Vec<String>,
@@ -245,7 +246,10 @@ impl RunConfig {
     /// Checks `args` and builds the run. Nothing is sent yet, but the target is
     /// probed with a TCP connect.
     pub fn from_args(args: Args) -> Result<RunConfig, UsageError> {
-        let duration = dur("-d", &args.duration)?;
+        let duration = match &args.duration {
+            Some(d) => dur("-d", d)?,
+            None => Duration::from_secs(10),
+        };
         if duration.is_zero() {
             return Err(UsageError::flag(
                 "-d",
@@ -396,6 +400,18 @@ impl RunConfig {
                 TargetKind::Embedded(_) => "/health".to_owned(),
             };
             Workload::Mix(Arc::new(Scenario::single(Entry::plain("GET", &path))))
+        };
+
+        // A replay without -d runs the whole trace.
+        let duration = match (&workload, &args.duration) {
+            (Workload::Replay { lines, speed }, None) => {
+                let last = lines
+                    .last()
+                    .map(|l| l.offset.div_f64(*speed))
+                    .unwrap_or_default();
+                last.saturating_sub(warmup) + Duration::from_millis(1)
+            }
+            _ => duration,
         };
 
         // Budgets: the profile's, overridden by --slo.
