@@ -315,3 +315,57 @@ fn resource_checks(cfg: &RunConfig, data: &RunData, checks: &mut Vec<Check>) {
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn hist(values: impl IntoIterator<Item = u64>) -> Histogram<u64> {
+        let mut h = crate::record::histogram();
+        for v in values {
+            h.record(v).unwrap();
+        }
+        h
+    }
+
+    #[test]
+    fn objectives_pass_fail_and_need_samples() {
+        let p99 = Objective::Latency {
+            quantile: 0.99,
+            limit: Duration::from_millis(2),
+        };
+        let p999 = Objective::Latency {
+            quantile: 0.999,
+            limit: Duration::from_millis(2),
+        };
+        let mut invalid = Vec::new();
+        let fast = hist((0..200).map(|_| 1_000));
+        assert_eq!(
+            objective(&p99, "overall", &fast, 200, 0, &mut invalid).status,
+            Status::Pass
+        );
+        let slow = hist((0..200).map(|i| if i < 190 { 1_000 } else { 5_000 }));
+        assert_eq!(
+            objective(&p99, "overall", &slow, 200, 0, &mut invalid).status,
+            Status::Fail
+        );
+        assert!(invalid.is_empty());
+        // 200 samples cannot judge p99.9.
+        assert_eq!(
+            objective(&p999, "x", &fast, 200, 0, &mut invalid).status,
+            Status::Invalid
+        );
+        assert_eq!(invalid.len(), 1);
+        assert!(invalid[0].contains("1000 needed"));
+        let errors = Objective::ErrorRate(0.01);
+        assert_eq!(
+            objective(&errors, "o", &fast, 99, 1, &mut invalid).status,
+            Status::Pass
+        );
+        assert_eq!(
+            objective(&errors, "o", &fast, 98, 2, &mut invalid).status,
+            Status::Fail
+        );
+    }
+}
