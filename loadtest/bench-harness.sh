@@ -38,7 +38,7 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() {
-    for _ in $(seq 100); do
+    for _ in $(seq 300); do
         (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
         sleep 0.1
     done
@@ -105,15 +105,15 @@ print("   flat" if growth < 2 * 1048576 else "   NOT flat")
 PY
 
 # --- mabeam serve /health, when the binary has it -------------------------------------
-# MABEAM_BIN=path/to/mabeam uses that binary; otherwise this tree's, via cargo run.
-if [ -z "${MABEAM_BIN:-}" ] && cargo run -q --release -j 2 --manifest-path "$ROOT/Cargo.toml" --bin mabeam -- --help 2>/dev/null | grep -qw serve; then
-    MABEAM_BIN="$ROOT/target/release/mabeam"
+# SERVE_BIN=path/to/mabeam uses that binary; otherwise this tree's, via cargo run.
+if [ -z "${SERVE_BIN:-}" ] && cargo run -q --release -j 2 --manifest-path "$ROOT/Cargo.toml" --bin mabeam -- --help 2>/dev/null | grep -qw serve; then
+    SERVE_BIN="$ROOT/target/release/mabeam"
 fi
-if [ -n "${MABEAM_BIN:-}" ] && "$MABEAM_BIN" --help 2>/dev/null | grep -qw serve; then
+if [ -n "${SERVE_BIN:-}" ] && "$SERVE_BIN" --help 2>/dev/null | grep -qw serve; then
     MABEAM_PORT=$(free_port)
-    MABEAM_SERVER__LISTEN="127.0.0.1:$MABEAM_PORT" "$MABEAM_BIN" serve >"$TMP/mabeam.log" 2>&1 &
+    "$SERVE_BIN" serve --listen "127.0.0.1:$MABEAM_PORT" >"$TMP/mabeam.log" 2>&1 &
     PIDS+=($!)
-    wait_port "$MABEAM_PORT"
+    wait_port "$MABEAM_PORT" || { tail -5 "$TMP/mabeam.log" >&2; exit 1; }
     compare "mabeam serve /health" "http://127.0.0.1:$MABEAM_PORT/health"
 else
     echo "== mabeam serve: not in this build (mabeam --help lists no 'serve'); skipped"

@@ -44,6 +44,9 @@ pub enum UsageError {
     /// The embedded engine could not start or cannot serve a scenario entry.
     #[error("embedded target: {0}")]
     Embedded(String),
+    /// A scenario's setup step failed against the target.
+    #[error("setup: {0}")]
+    Setup(String),
     /// An output file could not be written.
     #[error("cannot write {file}: {problem}")]
     Output {
