@@ -169,7 +169,19 @@ def rust_version_covers_lock(docker_rust: str):
         f"{'.'.join(map(str, need[0]))})")
 
 
+def prestop_seconds(cmd: list) -> int:
+    """Longest time a preStop command can take: `sleep N` plus a `SESSIONS_WAIT=N` loop."""
+    if cmd[0] == "sleep":
+        return int(cmd[1])
+    script = cmd[-1]
+    sleep = re.match(r"\s*sleep (\d+)", script)
+    wait = re.search(r"SESSIONS_WAIT=(\d+)", script)
+    check(sleep is not None, f"preStop script must start with `sleep N`: {script}")
+    return int(sleep.group(1)) + (int(wait.group(1)) + 1 if wait else 0)
+
+
 def manifests(cmd: list, binary: str):
+    prestops = []
     profile_text = PROFILE.read_text()
     grace_ms = int(re.search(r"^graceful_shutdown_timeout = (\d+)", profile_text, re.M).group(1))
     for path, kind in (("k8s/deployment.yaml", "Deployment"), ("k8s/cluster/statefulset.yaml", "StatefulSet")):
@@ -192,9 +204,10 @@ def manifests(cmd: list, binary: str):
         check(vols[mounts["/etc/mabeam"]]["configMap"]["name"] == "mabeam-profile", f"{path}: /etc/mabeam must be the profile ConfigMap")
         check("/var/log/mabeam" in mounts, f"{path}: the audit log directory must be writable (volume at /var/log/mabeam)")
         pre = c["lifecycle"]["preStop"]["exec"]["command"]
-        pre_s = int(pre[-1]) if pre[0] == "sleep" else 0
+        pre_s = prestop_seconds(pre)
         check(spec["terminationGracePeriodSeconds"] > pre_s + grace_ms / 1000,
               f"{path}: terminationGracePeriodSeconds must exceed preStop {pre_s}s + graceful_shutdown_timeout {grace_ms / 1000}s")
+        prestops.append(pre)
         env = k8s_env(c)
         for k in ("MABEAM_MAX_AGENTS", "MABEAM_COORDINATION_TIMEOUT", "MABEAM_SERVER__NODE_ID", "MABEAM_SECURITY__TOKENS"):
             check(k in env, f"{path}: env {k} missing")
@@ -224,6 +237,21 @@ def manifests(cmd: list, binary: str):
             check(keyed[0]["metadata"]["annotations"].get("nginx.ingress.kubernetes.io/proxy-next-upstream") == "off",
                   f"{d}: keyed requests must not be retried on another pod")
     log("ok   k8s/ and k8s/cluster/: args = Dockerfile CMD, probes, resources, grace > preStop + drain, selectors, env accepted by check-profile")
+    return prestops
+
+
+def run_prestop(cmd: list, port: int):
+    """Runs a shell preStop hook against the live node (port and first sleep rewritten):
+    with no session open it must end at once, with exit 0."""
+    if cmd[0] == "sleep":
+        return
+    script = re.sub(r"^\s*sleep \d+", "sleep 0", cmd[-1]).replace("127.0.0.1:4000", f"127.0.0.1:{port}")
+    t0 = time.monotonic()
+    r = subprocess.run([*cmd[:-1], script], capture_output=True, text=True, timeout=30)
+    took = time.monotonic() - t0
+    check(r.returncode == 0 and took < 3, f"the StatefulSet's preStop hook against the node: exit {r.returncode} "
+          f"after {took:.1f}s (want 0, at once with no session open): {r.stderr}")
+    log(f"ok   the StatefulSet's preStop hook sees no open session on the live node and ends ({took:.2f}s)")
 
 
 def compose(binary: str, cmd: list):
@@ -426,7 +454,7 @@ def run(binary: str, tmp: Path, children: Children):
     check_profile(binary, {}, "no environment")
     entry, cmd, rust = dockerfile()
     rust_version_covers_lock(rust)
-    manifests(cmd, binary)
+    prestops = manifests(cmd, binary)
     compose_env = compose(binary, cmd)
 
     # 1) the server, as the image runs it.
@@ -453,6 +481,9 @@ def run(binary: str, tmp: Path, children: Children):
           f"/metrics must be public with the Prometheus text Content-Type, got {r.status} {ctype}")
     check(r.node == "deploy-test", f"X-Mabeam-Node must name the node, got {r.node}")
     log(f"ok   serving on 127.0.0.1:{port}; /api needs a token (401), /metrics is public ({ctype})")
+
+    for pre in prestops:
+        run_prestop(pre, port)
 
     # 2) Prometheus with the shipped configuration, rewritten for this machine.
     prom_port = free_port()
