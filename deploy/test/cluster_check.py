@@ -288,8 +288,10 @@ def drain(cl: Cluster):
     fails = [t for _, s, _, t in results["mine"] if s != 201]
     log(f"ok   SIGTERM {name} under load: exit 0 in {t_exit:.2f}s ({line}); its keys {dict(m)}, "
         f"other nodes' keys {dict(th)}; final agents {final} = {before} before + {acked} acknowledged")
+    late = sum(1 for _, s, _, t in results["mine"] if s == 201 and t > t_term)
     if fails:
-        log(f"     first 502/503 {1000 * (min(fails) - t_term):.0f} ms after SIGTERM")
+        log(f"     first 502/503 {1000 * (min(fails) - t_term):.0f} ms after SIGTERM; "
+            f"{late} creates answered 201 after SIGTERM (in flight or on open connections)")
 
 
 def main():
