@@ -56,6 +56,26 @@ def nginx_conf(ports, listen):
     return conf.replace("access_log logs/access.log mabeam buffer=64k flush=1s;", "access_log off;")
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids) -> float:
+    """User + system CPU of `pids` and their children threads/processes (nginx workers)."""
+    total = 0
+    wanted = set(pids)
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            f = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(d.name), int(f[1])
+        if pid in wanted or ppid in wanted:
+            total += int(f[11]) + int(f[12])
+    return total / TICK
+
+
 def wrk(port, script, seconds, conns):
     r = subprocess.run(["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", "-s", str(script),
                         f"http://127.0.0.1:{port}"], capture_output=True, text=True)
@@ -86,24 +106,27 @@ def main():
         env = clean_env({"MABEAM_SECURITY__AUTH_ENABLED": "false", "MABEAM_SECURITY__AUDIT_ENABLED": "false",
                          "MABEAM_ENGINE__WORKERS": "1", "MABEAM_ENGINE__CLEARING_THREADS": "1",
                          "MABEAM_ENGINE__PIN_WORKERS": "false", "RUST_LOG": "warn"})
-        ports = []
+        ports, node_pids = [], []
         for i in range(3):
-            _, port = start_node(children, a.bin, ["serve", "--profile", ROOT / "deploy/profile.toml",
+            p, port = start_node(children, a.bin, ["serve", "--profile", ROOT / "deploy/profile.toml",
                                                    "--listen", "127.0.0.1:0", "--node-id", f"mabeam-{i}"],
                                  env, tmp, f"mabeam-{i}")
             ports.append(port)
+            node_pids.append(p.pid)
         proxies = {}
+        pids_of = {"direct": node_pids[:1]}
         for n in (1, 2, 3):
             d = tmp / f"nginx-{n}"
             (d / "logs").mkdir(parents=True)
             (d / "tmp").mkdir()
             listen = free_port()
             (d / "nginx.conf").write_text(nginx_conf(ports[:n], listen))
-            children.spawn(["nginx", "-p", d, "-c", d / "nginx.conf", "-e", d / "logs/error.log",
+            ng = children.spawn(["nginx", "-p", d, "-c", d / "nginx.conf", "-e", d / "logs/error.log",
                             "-g", "daemon off;"], name=f"nginx-{n}")
             c = Client(listen)
             wait_for(f"nginx-{n}", lambda: c.request("GET", "/health").status == 200, 10)
             proxies[f"proxy-{n}"] = listen
+            pids_of[f"proxy-{n}"] = node_pids[:n] + [ng.pid]
         # 3,000 agents, each on its owner (created through the 3-node proxy).
         c = Client(proxies["proxy-3"])
         for k in range(3000):
@@ -119,15 +142,19 @@ def main():
             scripts[name].write_text(lua)
         results = {(w, c): [] for w in scripts for c in configs}
         lat = {c: [] for c in ("direct", "proxy-1")}
+        cpu = {k: [] for k in results}
         for rnd in range(a.rounds):
             for cname in lat:
                 lat[cname].append(latency_us(configs[cname], scripts["keyed"], a.seconds))
                 log(f"round {rnd + 1} latency  {cname:8s} {lat[cname][-1]:10.1f} us (1 connection)")
             for w in scripts:
                 for cname, port in configs.items():
+                    c0 = cpu_seconds(pids_of[cname])
                     rps, bad = wrk(port, scripts[w], a.seconds, a.conns)
+                    cpu_us = (cpu_seconds(pids_of[cname]) - c0) * 1e6 / max(rps * a.seconds, 1)
                     results[(w, cname)].append((rps, bad))
-                    log(f"round {rnd + 1} {w:8s} {cname:8s} {rps:10.0f} req/s  non-2xx {bad}")
+                    cpu[(w, cname)].append(cpu_us)
+                    log(f"round {rnd + 1} {w:8s} {cname:8s} {rps:10.0f} req/s  {cpu_us:6.1f} CPU-us/req  non-2xx {bad}")
         log("")
         d, p = statistics.median(lat["direct"]), statistics.median(lat["proxy-1"])
         log(f"  latency, 1 connection, keyed reads: proxy-1 / direct = {p / d:.2f}")
@@ -141,6 +168,9 @@ def main():
                 m = statistics.median(r for r, _ in results[(w, cname)])
                 line.append(f"{cname} = {m / base:.2f} (vs proxy-1 {m / p1:.2f})")
             log("  " + ", ".join(line))
+            cb = statistics.median(cpu[(w, "direct")])
+            log(f"  {w} CPU per request (server + proxy processes), direct = 1.00: " + ", ".join(
+                f"{c} = {statistics.median(cpu[(w, c)]) / cb:.2f}" for c in configs if c != "direct"))
     finally:
         children.stop_all()
 
