@@ -4,7 +4,7 @@ deploy/nginx-cluster.conf (consistent hash on X-Mabeam-Key), all on loopback.
 
 Checks:
 1. affinity: every request of one key (create, read, lifecycle, health, delete) is answered
-   by one node, and that node holds the state;
+   by one node, and that node holds the state; an agent can take its id from X-Mabeam-Key;
 2. spread: 3,000 keys land within +-20% of even, and each node's own agent list holds
    exactly the keys the proxy's X-Mabeam-Node headers said it got;
 3. live auction through the proxy (create, bid, close) = the one-shot call on the same bids
@@ -123,7 +123,16 @@ def affinity(cl: Cluster):
         check(len(nodes) == 1, f"key {k} was answered by several nodes: {sorted(map(str, nodes))}")
         owners[nodes.pop()] += 1
     check(len(owners) == NODES, f"30 keys should reach all {NODES} nodes, reached {dict(owners)}")
-    log(f"ok   affinity: 30 keys x {len(steps)} requests, each key on one node holding its state {dict(owners)}")
+    # The id may come from the header alone (the proxy cannot read bodies).
+    for n in range(10):
+        k = f"header-only-{n}"
+        r = c.request("POST", "/api/agents", {"kind": "worker"}, key=k)
+        check(r.status == 201 and r.json().get("id") == k,
+              f"POST /api/agents without a body id and X-Mabeam-Key {k} must create agent {k}: {r!r}")
+        g = c.request("GET", f"/api/agents/{k}", key=k)
+        check(g.status == 200 and g.node == r.node, f"GET {k} after a header-keyed create: {g!r} (created on {r.node})")
+    log(f"ok   affinity: 30 keys x {len(steps)} requests, each key on one node holding its state {dict(owners)}; "
+        "10 agents created with the id in X-Mabeam-Key only")
 
 
 def spread(cl: Cluster) -> dict[str, str]:
