@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod http;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -46,6 +47,20 @@ enum Command {
         /// The profile file to check.
         file: PathBuf,
     },
+    /// Serve the HTTP API until SIGTERM or SIGINT (then drain and exit 0).
+    Serve {
+        /// Profile file (TOML); default: the built-in defaults.
+        #[arg(long, env = "MABEAM_PROFILE")]
+        profile: Option<PathBuf>,
+        /// Address to listen on (IP:PORT; port 0 picks a free port); overrides
+        /// `server.listen`.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// This node's id in the `X-Mabeam-Node` header; overrides `server.node_id`
+        /// (default: the host name).
+        #[arg(long)]
+        node_id: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -55,6 +70,14 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo { profile } => cli::demo::run(profile.as_deref()),
         Command::CheckProfile { file } => cli::check_profile::run(&file),
+        Command::Serve {
+            profile,
+            listen,
+            node_id,
+        } => cli::serve::run(
+            profile.as_deref(),
+            cli::serve::ServeFlags { listen, node_id },
+        ),
     };
     match result {
         Ok(code) => code,

@@ -3,3 +3,4 @@
 pub(crate) mod check_profile;
 pub(crate) mod demo;
 pub(crate) mod logging;
+pub(crate) mod serve;

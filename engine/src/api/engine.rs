@@ -122,6 +122,7 @@ impl Engine {
             draining: Default::default(),
             hard_stop: Default::default(),
             ready: Default::default(),
+            live: Default::default(),
         });
 
         // Hand each worker the writers of the shards it owns (shard % workers).
@@ -136,7 +137,7 @@ impl Engine {
                 .telemetry
                 .worker_recorder(index as u32, unix_ms())
                 .map_err(|e| EngineError::Start(e.to_string()))?;
-            let worker = Worker::new(index, Arc::clone(&shared), writers, rec);
+            let worker = Worker::new(index, Arc::clone(&shared), writers, rec)?;
             let core = cores[index];
             let tx = exit_tx.clone();
             let shared_for_thread = Arc::clone(&shared);
@@ -253,7 +254,14 @@ fn telemetry_settings(config: &Config, workers: usize) -> TelemetrySettings {
     let t = &config.telemetry;
     TelemetrySettings {
         enabled: config.telemetry_on(),
-        retention_minutes: (t.retention_minutes.as_secs() / 60).max(1) as u32,
+        // Windows keep at most `telemetry.retention_minutes`, and never longer
+        // than `performance.metrics_retention`.
+        retention_minutes: (t
+            .retention_minutes
+            .min(config.performance.metrics_retention)
+            .as_secs()
+            / 60)
+            .max(1) as u32,
         cleanup_interval_ms: t.cleanup_interval_ms.as_millis() as u64,
         anomaly_threshold: t.anomaly_threshold,
         anomaly_min_samples: t.anomaly_min_samples as u32,

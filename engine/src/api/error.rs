@@ -6,6 +6,7 @@ use crate::profile::ProfileError;
 use crate::registry::{AgentState, RegistryError};
 use crate::runtime::agent::AgentError;
 use crate::runtime::reply::Canceled;
+use crate::session::SessionError;
 use crate::variables::VariableError;
 
 /// An engine operation failed. Nothing was changed unless the variant says so.
@@ -83,9 +84,21 @@ pub enum EngineError {
     /// A shared-variable operation was refused.
     #[error(transparent)]
     Variable(#[from] VariableError),
+    /// A live-session operation (auction, market, consensus round) was refused.
+    #[error(transparent)]
+    Session(#[from] SessionError),
     /// The profile is invalid.
     #[error(transparent)]
     Profile(#[from] std::sync::Arc<ProfileError>),
+    /// A feature switched off in the profile.
+    #[error("{what} is switched off in the profile")]
+    Disabled {
+        /// What is off, and the key that turns it on.
+        what: &'static str,
+    },
+    /// An argument was invalid (for example an unknown protocol name).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
     /// The engine could not start (threads, pools, telemetry).
     #[error("the engine could not start: {0}")]
     Start(String),
@@ -111,7 +124,10 @@ impl EngineError {
             EngineError::OverMemory { .. } => "over_memory",
             EngineError::Coord(e) => e.code(),
             EngineError::Variable(e) => e.code(),
+            EngineError::Session(e) => e.code(),
             EngineError::Profile(_) => "invalid_profile",
+            EngineError::Disabled { .. } => "disabled",
+            EngineError::InvalidInput(_) => "invalid_input",
             EngineError::Start(_) => "start_failed",
             EngineError::Internal(_) => "internal",
         }
@@ -139,7 +155,10 @@ impl EngineError {
             EngineError::Timeout { .. } => 504,
             EngineError::Coord(_) => 400,
             EngineError::Variable(e) => e.status(),
+            EngineError::Session(e) => e.status(),
             EngineError::Profile(_) => 400,
+            EngineError::Disabled { .. } => 404,
+            EngineError::InvalidInput(_) => 400,
             EngineError::Start(_) | EngineError::Internal(_) => 500,
         }
     }
@@ -151,6 +170,7 @@ impl EngineError {
             EngineError::Overloaded { .. }
                 | EngineError::Timeout { .. }
                 | EngineError::OverMemory { .. }
+                | EngineError::Session(SessionError::TooManySessions { .. })
         )
     }
 }

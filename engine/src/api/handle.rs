@@ -132,6 +132,43 @@ impl Handle {
         self.shared.ready.load(Ordering::Acquire)
     }
 
+    /// The engine's health, computed from what the workers publish (never waits
+    /// for a worker, so it answers even when they are stuck).
+    pub fn health(&self) -> crate::api::EngineHealth {
+        crate::runtime::watch::evaluate(&self.shared)
+    }
+
+    /// The worker's measurements of one agent (`agent_registry.resource_monitoring`).
+    pub fn agent_stats(&self, id: &str) -> Pending<crate::runtime::agent::AgentStats> {
+        let worker = self.shared.worker_of(id);
+        let id = id.to_owned();
+        self.submit(worker, |reply| Command::AgentStats { id, reply })
+    }
+
+    /// How long a caller should wait for an answer before giving up
+    /// (`core.coordination_timeout`); the HTTP layer answers 504 past it.
+    pub fn answer_timeout(&self) -> std::time::Duration {
+        self.shared.config.core.coordination_timeout
+    }
+
+    /// The coordination summary over `window` (the JSON dashboard), for one
+    /// protocol or all. Refused when `telemetry.dashboard_enabled` is off.
+    pub fn coordination_metrics(
+        &self,
+        protocol: Option<&str>,
+        window: crate::telemetry::Window,
+    ) -> Result<crate::telemetry::CoordinationSummary, EngineError> {
+        if !self.shared.config.telemetry.dashboard_enabled {
+            return Err(EngineError::Disabled {
+                what: "the coordination dashboard (telemetry.dashboard_enabled = false)",
+            });
+        }
+        self.shared
+            .telemetry
+            .coordination_metrics(protocol, window, crate::runtime::shared::unix_ms())
+            .map_err(|e| EngineError::InvalidInput(e.to_string()))
+    }
+
     /// Per worker: `(pinned, last heartbeat ms, exited)`.
     pub fn worker_status(&self) -> Vec<(bool, u64, bool)> {
         self.shared

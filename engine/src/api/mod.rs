@@ -4,9 +4,13 @@
 mod engine;
 mod error;
 mod handle;
+mod health;
+mod live;
 mod pending;
 
 pub use engine::{Engine, EngineBuilder, ShutdownReport};
 pub use error::EngineError;
 pub use handle::Handle;
+pub use health::{EngineHealth, HealthStatus, ServiceHealth, WorkerHealth};
+pub use live::DeliveryStats;
 pub use pending::Pending;

@@ -56,6 +56,13 @@ impl ClearingPool {
             .install(|| reqs.par_iter().map(|r| clear(r, limits)).collect())
     }
 
+    /// Queues `f` on the pool and returns at once (the runtime's non-blocking
+    /// hand-off: a worker never waits for a clearing). `f` should not panic; a
+    /// panic in it aborts the process, as with any rayon spawn.
+    pub fn spawn(&self, f: impl FnOnce() + Send + 'static) {
+        self.pool.spawn(f);
+    }
+
     /// Runs `f` on the pool (for embedders that batch their own clearing work).
     pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
         self.pool.install(f)

@@ -2,6 +2,7 @@
 //! [`Limits`] they enforce. Each failure names the offending field.
 
 use std::collections::HashSet;
+use std::fmt;
 
 use crate::coord::auction::combinatorial::CombinatorialAuction;
 use crate::coord::auction::dutch::DutchAuction;
@@ -46,11 +47,22 @@ impl Default for Limits {
     }
 }
 
+/// A field path built only when an error needs it: `At("auction.bids", 2, "amount")` is
+/// `auction.bids[2].amount`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct At<'a>(pub(crate) &'a str, pub(crate) usize, pub(crate) &'a str);
+
+impl fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}[{}].{}", self.0, self.1, self.2)
+    }
+}
+
 /// Longest id, in characters.
 pub const ID_LEN_MAX: usize = 128;
 
 /// Checks an id: 1-128 characters of `[A-Za-z0-9_.:-]`.
-pub fn check_id(field: &str, id: &str) -> Result<(), CoordError> {
+pub fn check_id(field: impl fmt::Display, id: &str) -> Result<(), CoordError> {
     let ok = !id.is_empty()
         && id.len() <= ID_LEN_MAX
         && id
@@ -67,7 +79,11 @@ pub fn check_id(field: &str, id: &str) -> Result<(), CoordError> {
 }
 
 /// Checks that an amount is strictly positive.
-pub fn check_positive(field: &str, amount: Money, hint: &'static str) -> Result<(), CoordError> {
+pub fn check_positive(
+    field: impl fmt::Display,
+    amount: Money,
+    hint: &'static str,
+) -> Result<(), CoordError> {
     if amount.is_positive() {
         Ok(())
     } else {
@@ -79,7 +95,7 @@ pub fn check_positive(field: &str, amount: Money, hint: &'static str) -> Result<
     }
 }
 
-fn check_non_negative(field: &str, amount: Money) -> Result<(), CoordError> {
+fn check_non_negative(field: impl fmt::Display, amount: Money) -> Result<(), CoordError> {
     if amount >= Money::ZERO {
         Ok(())
     } else {
@@ -91,7 +107,11 @@ fn check_non_negative(field: &str, amount: Money) -> Result<(), CoordError> {
     }
 }
 
-fn deny<T>(value: &Option<T>, field: &str, hint: &'static str) -> Result<(), CoordError> {
+fn deny<T>(
+    value: &Option<T>,
+    field: impl fmt::Display,
+    hint: &'static str,
+) -> Result<(), CoordError> {
     match value {
         Some(_) => Err(CoordError::FieldNotAllowed {
             field: field.to_string(),
@@ -101,7 +121,11 @@ fn deny<T>(value: &Option<T>, field: &str, hint: &'static str) -> Result<(), Coo
     }
 }
 
-fn need<T: Copy>(value: Option<T>, field: &str, hint: &'static str) -> Result<T, CoordError> {
+fn need<T: Copy>(
+    value: Option<T>,
+    field: impl fmt::Display,
+    hint: &'static str,
+) -> Result<T, CoordError> {
     value.ok_or_else(|| CoordError::MissingField {
         field: field.to_string(),
         hint,
@@ -123,18 +147,53 @@ fn check_count(field: &str, count: usize, max: usize) -> Result<(), CoordError> 
 /// Checks that no agent appears twice in `ids` (`list` names the list for the error).
 pub(crate) fn check_unique<'a>(
     list: &str,
-    ids: impl Iterator<Item = &'a str>,
+    ids: impl ExactSizeIterator<Item = &'a str> + Clone,
 ) -> Result<(), CoordError> {
-    let mut seen = HashSet::new();
+    let duplicate = |i: usize, id: &str| CoordError::DuplicateAgent {
+        field: At(list, i, "agent_id").to_string(),
+        agent_id: id.to_string(),
+    };
+    if ids.len() <= 16 {
+        // Few entries: comparing pairs beats hashing.
+        for (i, id) in ids.clone().enumerate() {
+            if ids.clone().take(i).any(|earlier| earlier == id) {
+                return Err(duplicate(i, id));
+            }
+        }
+        return Ok(());
+    }
+    let mut seen = HashSet::with_capacity_and_hasher(ids.len(), BuildFnv);
     for (i, id) in ids.enumerate() {
         if !seen.insert(id) {
-            return Err(CoordError::DuplicateAgent {
-                field: format!("{list}[{i}].agent_id"),
-                agent_id: id.to_string(),
-            });
+            return Err(duplicate(i, id));
         }
     }
     Ok(())
+}
+
+/// FNV-1a: ids are short and not attacker-chosen keys of a long-lived table (the set lives
+/// for one validation), so a fast non-keyed hash is fine here.
+#[derive(Clone, Copy, Default)]
+struct BuildFnv;
+
+struct Fnv(u64);
+
+impl std::hash::BuildHasher for BuildFnv {
+    type Hasher = Fnv;
+    fn build_hasher(&self) -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
 }
 
 /// A validated auction, ready for its algorithm.
@@ -200,14 +259,14 @@ pub fn auction<'a>(a: &'a AuctionSpec, limits: &Limits) -> Result<ValidAuction<'
     let reserve = a.reserve.unwrap_or(Money::ZERO);
     check_non_negative("auction.reserve", reserve)?;
     for (i, bid) in a.bids.iter().enumerate() {
-        check_id(&format!("auction.bids[{i}].agent_id"), &bid.agent_id)?;
+        check_id(At("auction.bids", i, "agent_id"), &bid.agent_id)?;
         check_positive(
-            &format!("auction.bids[{i}].amount"),
+            At("auction.bids", i, "amount"),
             bid.amount,
             "a bid must be a positive amount",
         )?;
         if let Some(v) = bid.true_value {
-            check_non_negative(&format!("auction.bids[{i}].true_value"), v)?;
+            check_non_negative(At("auction.bids", i, "true_value"), v)?;
         }
         if kind == AuctionType::MultiUnit {
             if bid.quantity == Some(0) {
@@ -216,24 +275,20 @@ pub fn auction<'a>(a: &'a AuctionSpec, limits: &Limits) -> Result<ValidAuction<'
                 });
             }
         } else {
-            deny(
-                &bid.quantity,
-                &format!("auction.bids[{i}].quantity"),
-                NOT_MULTI,
-            )?;
+            deny(&bid.quantity, At("auction.bids", i, "quantity"), NOT_MULTI)?;
         }
         if combinatorial {
-            let field = format!("auction.bids[{i}].bundle");
+            let field = At("auction.bids", i, "bundle");
             let bundle = bid
                 .bundle
                 .as_ref()
                 .ok_or_else(|| CoordError::MissingField {
-                    field: field.clone(),
+                    field: field.to_string(),
                     hint: "a combinatorial bid names the items it wants, e.g. {\"cpu\":1}",
                 })?;
             if bundle.is_empty() {
                 return Err(CoordError::InvalidParameter {
-                    field,
+                    field: field.to_string(),
                     hint: "a bundle needs at least one item".into(),
                 });
             }
@@ -252,7 +307,7 @@ pub fn auction<'a>(a: &'a AuctionSpec, limits: &Limits) -> Result<ValidAuction<'
                 }
             }
         } else {
-            deny(&bid.bundle, &format!("auction.bids[{i}].bundle"), NOT_COMBI)?;
+            deny(&bid.bundle, At("auction.bids", i, "bundle"), NOT_COMBI)?;
         }
     }
     if !combinatorial {
@@ -353,7 +408,7 @@ pub fn auction<'a>(a: &'a AuctionSpec, limits: &Limits) -> Result<ValidAuction<'
             })?;
             check_count("auction.items", items.len(), limits.items_per_auction_max)?;
             for name in items.keys() {
-                check_id(&format!("auction.items.{name}"), name)?;
+                check_id(format_args!("auction.items.{name}"), name)?;
             }
             ValidAuction::Combinatorial(CombinatorialAuction {
                 items,
@@ -373,7 +428,7 @@ pub fn market(m: &MarketSpec, limits: &Limits) -> Result<(), CoordError> {
         limits.orders_per_market_max,
     )?;
     for (i, o) in m.orders.iter().enumerate() {
-        check_id(&format!("market.orders[{i}].agent_id"), &o.agent_id)?;
+        check_id(At("market.orders", i, "agent_id"), &o.agent_id)?;
         if o.quantity == 0 {
             return Err(CoordError::InvalidQuantity {
                 field: format!("market.orders[{i}].quantity"),
@@ -381,11 +436,11 @@ pub fn market(m: &MarketSpec, limits: &Limits) -> Result<(), CoordError> {
         }
         let limit = need(
             o.limit,
-            &format!("market.orders[{i}].limit"),
+            At("market.orders", i, "limit"),
             "a call market needs a limit price on every order",
         )?;
         check_positive(
-            &format!("market.orders[{i}].limit"),
+            At("market.orders", i, "limit"),
             limit,
             "a limit must be positive",
         )?;
@@ -397,10 +452,12 @@ pub fn market(m: &MarketSpec, limits: &Limits) -> Result<(), CoordError> {
 pub fn consensus(c: &ConsensusSpec, limits: &Limits) -> Result<(), CoordError> {
     check_count("consensus.votes", c.votes.len(), limits.votes_max)?;
     let weighted = c.rule == Rule::Weighted;
-    let bad = |field: &str, hint: &str| CoordError::InvalidParameter {
-        field: field.to_string(),
-        hint: hint.to_string(),
-    };
+    fn bad(field: impl fmt::Display, hint: &str) -> CoordError {
+        CoordError::InvalidParameter {
+            field: field.to_string(),
+            hint: hint.to_string(),
+        }
+    }
     match (c.rule, c.threshold) {
         (Rule::Supermajority, None) => {
             return Err(CoordError::MissingField {
@@ -446,24 +503,24 @@ pub fn consensus(c: &ConsensusSpec, limits: &Limits) -> Result<(), CoordError> {
         )?;
     }
     for (i, v) in c.votes.iter().enumerate() {
-        check_id(&format!("consensus.votes[{i}].agent_id"), &v.agent_id)?;
+        check_id(At("consensus.votes", i, "agent_id"), &v.agent_id)?;
         if v.choice.is_empty() || v.choice.chars().count() > ID_LEN_MAX {
             return Err(bad(
-                &format!("consensus.votes[{i}].choice"),
+                At("consensus.votes", i, "choice"),
                 "a choice is 1-128 characters",
             ));
         }
         if weighted {
             if v.weight == Some(0) {
                 return Err(bad(
-                    &format!("consensus.votes[{i}].weight"),
+                    At("consensus.votes", i, "weight"),
                     "a weight is a positive integer",
                 ));
             }
         } else {
             deny(
                 &v.weight,
-                &format!("consensus.votes[{i}].weight"),
+                At("consensus.votes", i, "weight"),
                 "only the weighted rule uses weights",
             )?;
         }
@@ -482,7 +539,7 @@ pub fn allocation(a: &AllocationSpec, limits: &Limits) -> Result<(), CoordError>
         limits.allocation_requests_max,
     )?;
     for (i, r) in a.requests.iter().enumerate() {
-        check_id(&format!("allocation.requests[{i}].agent_id"), &r.agent_id)?;
+        check_id(At("allocation.requests", i, "agent_id"), &r.agent_id)?;
         if r.quantity == 0 {
             return Err(CoordError::InvalidQuantity {
                 field: format!("allocation.requests[{i}].quantity"),
@@ -491,7 +548,7 @@ pub fn allocation(a: &AllocationSpec, limits: &Limits) -> Result<(), CoordError>
         if a.strategy != Strategy::Priority {
             deny(
                 &r.priority,
-                &format!("allocation.requests[{i}].priority"),
+                At("allocation.requests", i, "priority"),
                 "only the priority strategy uses priorities",
             )?;
         }
@@ -505,6 +562,20 @@ pub fn allocation(a: &AllocationSpec, limits: &Limits) -> Result<(), CoordError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn duplicates_found_by_pairs_and_by_hashing() {
+        for n in [3usize, 16, 17, 200] {
+            let mut ids: Vec<String> = (0..n).map(|i| format!("agent{i}")).collect();
+            assert!(check_unique("l", ids.iter().map(String::as_str)).is_ok());
+            ids.push("agent1".into());
+            let e = check_unique("l", ids.iter().map(String::as_str)).unwrap_err();
+            assert_eq!(
+                e.field().map(str::to_string),
+                Some(format!("l[{n}].agent_id"))
+            );
+        }
+    }
 
     #[test]
     fn ids() {

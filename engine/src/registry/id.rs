@@ -5,19 +5,25 @@
 //!
 //! The hash is part of the engine's contract: the runtime routes commands to the owning
 //! worker by [`shard_of`], and a cluster proxy may do the same, so it must not change
-//! between builds, platforms or runs. It reads the id's bytes as little-endian 64-bit words
-//! (the last one zero-padded), folds each in with `h = (rotl(h, 23) ^ word) * K` starting
-//! from `len * K ^ S`, and finishes with the 64-bit MurmurHash3 finaliser (`K`, `S` below).
-//! The shard is taken from the high 32 bits by multiply-shift; the name index uses the low
-//! bits, so the two never correlate.
+//! between builds, platforms or runs. It is built on the folded multiply
+//! `fold(a, b) = lo64(a * b) ^ hi64(a * b)` (128-bit product) with the constants `P0..P3`
+//! below. The id's bytes are read as little-endian words: ids of 16 bytes or fewer as two
+//! (possibly overlapping) words `a`, `b` (4-byte words for 4-7 bytes; the first, middle and
+//! last byte for 1-3 bytes), longer ids as 16-byte blocks, the last one overlapping the end.
+//! Each block folds in as `acc = fold(a ^ P1, b ^ acc)`, starting from
+//! `acc = P0 ^ len * P2`; the result is `fold(acc ^ P3, len ^ P1)`. Short ids, the common
+//! case, cost two multiplies. The shard is taken from the high 32 bits by multiply-shift;
+//! the name index uses the low bits, so the two never correlate.
 
 use super::error::RegistryError;
 
 /// Longest id or name, in bytes (every allowed character is one byte).
 pub const NAME_LEN_MAX: usize = 128;
 
-const K: u64 = 0x9E37_79B9_7F4A_7C15;
-const S: u64 = 0x243F_6A88_85A3_08D3;
+const P0: u64 = 0x243F_6A88_85A3_08D3;
+const P1: u64 = 0x9E37_79B9_7F4A_7C15;
+const P2: u64 = 0xA409_3822_299F_31D0;
+const P3: u64 = 0x082E_FA98_EC4E_6C89;
 
 /// Whether `c` may appear in an id or name.
 fn is_name_char(c: u8) -> bool {
@@ -67,21 +73,55 @@ pub(crate) fn truncate(s: &str) -> String {
 /// The stable 64-bit hash of an id (see the module docs).
 #[inline]
 pub fn hash_id(id: &str) -> u64 {
-    let bytes = id.as_bytes();
-    let mut h = (bytes.len() as u64).wrapping_mul(K) ^ S;
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        h = (h.rotate_left(23) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+    hash_bytes(id.as_bytes())
+}
+
+/// [`hash_id`] over raw bytes (`hash_id(s) == hash_bytes(s.as_bytes())`).
+#[inline]
+pub fn hash_bytes(bytes: &[u8]) -> u64 {
+    let len = bytes.len();
+    let mut acc = P0 ^ (len as u64).wrapping_mul(P2);
+    if len <= 16 {
+        let (a, b) = if len >= 8 {
+            (word8(bytes, 0), word8(bytes, len - 8))
+        } else if len >= 4 {
+            (word4(bytes, 0), word4(bytes, len - 4))
+        } else if len > 0 {
+            let v = u64::from(bytes[0]) << 16 | u64::from(bytes[len / 2]) << 8;
+            (v | u64::from(bytes[len - 1]), 0)
+        } else {
+            (0, 0)
+        };
+        acc = fold(a ^ P1, b ^ acc);
+    } else {
+        let mut at = 0;
+        while at + 16 < len {
+            acc = fold(word8(bytes, at) ^ P1, word8(bytes, at + 8) ^ acc);
+            at += 16;
+        }
+        acc = fold(word8(bytes, len - 16) ^ P1, word8(bytes, len - 8) ^ acc);
     }
-    let tail = chunks.remainder();
-    if !tail.is_empty() {
-        let mut word = [0u8; 8];
-        word[..tail.len()].copy_from_slice(tail);
-        h = (h.rotate_left(23) ^ u64::from_le_bytes(word)).wrapping_mul(K);
-    }
-    fmix64(h)
+    fold(acc ^ P3, len as u64 ^ P1)
+}
+
+#[inline]
+fn fold(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    (product as u64) ^ ((product >> 64) as u64)
+}
+
+#[inline]
+fn word8(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(word)
+}
+
+#[inline]
+fn word4(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 4];
+    word.copy_from_slice(&bytes[at..at + 4]);
+    u64::from(u32::from_le_bytes(word))
 }
 
 /// The shard (of `shards`) a hash belongs to; `shards` must be at least 1.
@@ -93,14 +133,6 @@ pub fn shard_for_hash(hash: u64, shards: usize) -> usize {
 /// The shard (of `shards`) the id belongs to: `shard_for_hash(hash_id(id), shards)`.
 pub fn shard_of(id: &str, shards: usize) -> usize {
     shard_for_hash(hash_id(id), shards)
-}
-
-fn fmix64(mut h: u64) -> u64 {
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
-    h ^ (h >> 33)
 }
 
 #[cfg(test)]
@@ -125,12 +157,24 @@ mod tests {
     #[test]
     fn hash_is_stable() {
         // Pinned values: changing them breaks routing across versions.
-        assert_eq!(hash_id(""), fmix64(S));
+        assert_eq!(hash_id(""), fold(fold(P1, P0) ^ P3, P1));
         let a = hash_id("agent-000001");
         assert_eq!(a, hash_id("agent-000001"));
         assert_ne!(a, hash_id("agent-000002"));
         assert_ne!(hash_id("a"), hash_id("a\0"));
-        assert_eq!(hash_id("agent-000001"), 0x2979_5018_a690_60ea);
+        // Every length path gives distinct values for distinct ids.
+        let mut seen = std::collections::HashSet::new();
+        for len in 0..=40 {
+            for c in [b'a', b'b'] {
+                let mut s = vec![b'x'; len];
+                if len > 0 {
+                    s[len / 3] = c;
+                }
+                seen.insert(hash_id(std::str::from_utf8(&s).unwrap()));
+            }
+        }
+        assert_eq!(seen.len(), 1 + 40 * 2);
+        assert_eq!(hash_id("agent-000001"), 0x6e1d_b3fb_5b27_9817);
     }
 
     #[test]

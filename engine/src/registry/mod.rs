@@ -29,6 +29,7 @@
 
 #![forbid(unsafe_code)]
 
+mod entry;
 mod error;
 mod id;
 mod record;
@@ -41,7 +42,9 @@ mod writer;
 mod tests;
 
 pub use error::RegistryError;
-pub use id::{NAME_LEN_MAX, hash_id, is_valid_name, shard_for_hash, shard_of, validate_id};
+pub use id::{
+    NAME_LEN_MAX, hash_bytes, hash_id, is_valid_name, shard_for_hash, shard_of, validate_id,
+};
 pub use record::{AgentFilter, AgentRecord, AgentRef, GENERATION_MAX, SHARDS_MAX, SLOTS_MAX};
 pub use spec::{
     AgentSpec, CAPABILITIES_MAX, MAX_RESTARTS_MAX, MAX_SECONDS_MAX, METADATA_ENTRIES_MAX,

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::entry::Entry;
 use super::error::RegistryError;
 use super::id::{hash_id, shard_for_hash};
 use super::record::{AgentFilter, AgentRecord, AgentRef, SHARDS_MAX, SLOTS_MAX};
@@ -13,13 +14,16 @@ use crate::sync::primitive::{AtomicUsize, CachePadded, Ordering};
 /// One shard's published state: written only by its [`ShardWriter`], read by anyone.
 pub(crate) struct Shard {
     /// Preallocated slots; each holds the current record of one agent, or nothing.
-    pub(crate) slots: Box<[EpochBox<AgentRecord>]>,
+    pub(crate) slots: Box<[EpochBox<Entry>]>,
     /// Id hash -> slot.
     pub(crate) index: NameIndex,
     /// Agents published in this shard.
     pub(crate) live: CachePadded<AtomicUsize>,
     /// Slots at or beyond this index have never been used (bounds `list` scans).
     pub(crate) high_water: CachePadded<AtomicUsize>,
+    /// Records and index tables this shard retired and that are not freed yet (one gauge
+    /// per shard, so writers on different cores do not share a counter).
+    pub(crate) backlog: Backlog,
 }
 
 impl Shard {
@@ -30,18 +34,18 @@ impl Shard {
         id: &str,
         hash: u64,
         guard: &'g Guard,
-    ) -> Option<(u32, &'g AgentRecord)> {
+    ) -> Option<(u32, &'g Entry)> {
         let mut found = None;
         let slot = self.index.find(hash, guard, |slot| {
             match self.slots.get(slot as usize).and_then(|s| s.load(guard)) {
-                Some(rec) if rec.spec.id == id => {
-                    found = Some(rec);
+                Some(entry) if entry.is(id, hash) => {
+                    found = Some(entry);
                     true
                 }
                 _ => false,
             }
         })?;
-        found.map(|rec| (slot, rec))
+        found.map(|entry| (slot, entry))
     }
 }
 
@@ -50,7 +54,6 @@ pub(crate) struct Inner {
     /// Agents registered or being registered, all shards (the capacity reservation).
     pub(crate) reserved: CachePadded<AtomicUsize>,
     pub(crate) max_agents: usize,
-    pub(crate) backlog: Backlog,
 }
 
 /// The agent registry, as seen by readers: a cheap handle (`Clone + Send + Sync`) that any
@@ -81,14 +84,17 @@ impl Registry {
                 reason: format!("max_agents is {max_agents}; use 1 to {SLOTS_MAX}"),
             });
         }
-        let backlog = Backlog::new();
         let per_shard = max_agents.div_ceil(shards);
         let shards_vec: Box<[Shard]> = (0..shards)
-            .map(|_| Shard {
-                slots: (0..max_agents).map(|_| EpochBox::empty()).collect(),
-                index: NameIndex::new(per_shard, backlog.clone()),
-                live: CachePadded::new(AtomicUsize::new(0)),
-                high_water: CachePadded::new(AtomicUsize::new(0)),
+            .map(|_| {
+                let backlog = Backlog::new();
+                Shard {
+                    slots: (0..max_agents).map(|_| EpochBox::empty()).collect(),
+                    index: NameIndex::new(per_shard, backlog.clone()),
+                    live: CachePadded::new(AtomicUsize::new(0)),
+                    high_water: CachePadded::new(AtomicUsize::new(0)),
+                    backlog,
+                }
             })
             .collect();
         let registry = Registry {
@@ -96,7 +102,6 @@ impl Registry {
                 shards: shards_vec,
                 reserved: CachePadded::new(AtomicUsize::new(0)),
                 max_agents,
-                backlog,
             }),
         };
         let writers = (0..shards)
@@ -125,13 +130,17 @@ impl Registry {
     fn find<'g>(&'g self, id: &str, guard: &'g Guard) -> Option<&'g AgentRecord> {
         let hash = hash_id(id);
         let shard = &self.inner.shards[shard_for_hash(hash, self.inner.shards.len())];
-        shard.find(id, hash, guard).map(|(_, rec)| rec)
+        shard.find(id, hash, guard).map(|(_, entry)| &entry.record)
     }
 
     #[inline]
     fn find_ref<'g>(&'g self, agent_ref: AgentRef, guard: &'g Guard) -> Option<&'g AgentRecord> {
         let shard = self.inner.shards.get(usize::from(agent_ref.shard))?;
-        let rec = shard.slots.get(agent_ref.slot as usize)?.load(guard)?;
+        let rec = &shard
+            .slots
+            .get(agent_ref.slot as usize)?
+            .load(guard)?
+            .record;
         (rec.agent_ref == agent_ref).then_some(rec)
     }
 
@@ -173,8 +182,7 @@ impl Registry {
 
     /// The records that pass `filter`, sorted by id, each id once. Each record is
     /// consistent; the list is a scan, not a snapshot: agents registered or removed
-    /// meanwhile may or may not appear. An id removed and registered again during the scan
-    /// can be seen in two slots; the newer registration is kept.
+    /// meanwhile may or may not appear.
     pub fn list(&self, filter: &AgentFilter) -> Vec<AgentRecord> {
         let guard = pin();
         let mut out = Vec::new();
@@ -184,22 +192,32 @@ impl Registry {
                 .load(Ordering::Acquire)
                 .min(shard.slots.len());
             for slot in &shard.slots[..used] {
-                if let Some(rec) = slot.load(&guard)
-                    && rec.matches(filter)
+                if let Some(entry) = slot.load(&guard)
+                    && entry.record.matches(filter)
                 {
-                    out.push(rec.clone());
+                    out.push(entry.record.clone());
                 }
             }
         }
-        drop(guard);
-        out.sort_unstable_by(|a, b| {
-            a.spec
-                .id
-                .cmp(&b.spec.id)
-                .then(b.registered_at_ms.cmp(&a.registered_at_ms))
-                .then(b.agent_ref.generation.cmp(&a.agent_ref.generation))
-        });
-        out.dedup_by(|later, first| later.spec.id == first.spec.id);
+        out.sort_by(|a, b| a.spec.id.cmp(&b.spec.id));
+        // An agent deregistered and registered again during the scan can show up twice
+        // (old slot, new slot); keep its current registration (or the first seen).
+        if out.windows(2).any(|w| w[0].spec.id == w[1].spec.id) {
+            let mut deduped: Vec<AgentRecord> = Vec::with_capacity(out.len());
+            for rec in out {
+                match deduped.last_mut() {
+                    Some(last) if last.spec.id == rec.spec.id => {
+                        if self.find(&rec.spec.id, &guard).map(|cur| cur.agent_ref)
+                            == Some(rec.agent_ref)
+                        {
+                            *last = rec;
+                        }
+                    }
+                    _ => deduped.push(rec),
+                }
+            }
+            out = deduped;
+        }
         out
     }
 
@@ -215,7 +233,7 @@ impl Registry {
     /// Records (and index tables) retired by writers but not yet freed. It rises with
     /// write traffic and must drain when writers go idle and flush.
     pub fn retired_backlog(&self) -> usize {
-        self.inner.backlog.get()
+        self.inner.shards.iter().map(|s| s.backlog.get()).sum()
     }
 }
 

@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
+use super::entry::{Entry, InlineKey};
 use super::error::RegistryError;
 use super::id::{hash_id, shard_for_hash, truncate};
 use super::record::{AgentRecord, AgentRef, GENERATION_MAX};
 use super::spec::AgentSpec;
 use super::state::{AgentState, Health};
 use super::table::{Registry, Shard};
-use crate::sync::epoch::{Guard, pin};
+use crate::sync::epoch::pin;
 use crate::sync::primitive::Ordering;
 
 /// The only writer of one shard. `Send` but not `Clone`: hand it to the worker thread
@@ -135,14 +136,11 @@ impl ShardWriter {
             slot,
             generation,
         };
+        let key = InlineKey::new(&spec.id, hash);
         let record = AgentRecord::new(Arc::new(spec), agent_ref, now_ms);
         let shard = self.shard_ref();
         // Publish the record first, then the index entry that leads readers to it.
-        shard.slots[slot as usize].replace(
-            Some(Box::new(record)),
-            &guard,
-            &self.registry.inner.backlog,
-        );
+        shard.slots[slot as usize].replace(Some(Entry::new(key, record)), &guard, &shard.backlog);
         if shard.high_water.load(Ordering::Relaxed) <= slot as usize {
             shard.high_water.store(slot as usize + 1, Ordering::Release);
         }
@@ -162,8 +160,8 @@ impl ShardWriter {
         // Unlink the index entry first, then empty the slot.
         shard.index.remove(hash, slot, &guard);
         let old = shard.slots[slot as usize]
-            .replace(None, &guard, &self.registry.inner.backlog)
-            .cloned();
+            .replace(None, &guard, &shard.backlog)
+            .map(|entry| entry.record.clone());
         shard.live.fetch_sub(1, Ordering::Release);
         self.free.push(slot);
         self.unreserve();
@@ -260,14 +258,11 @@ impl ShardWriter {
         let Some((slot, cur)) = shard.find(id, hash, &guard) else {
             return Err(RegistryError::NotFound { id: truncate(id) });
         };
-        let next = make(cur)?;
-        publish(shard, slot, next.clone(), &guard, &self.registry);
+        let next = make(&cur.record)?;
+        let entry = Entry::new(cur.key, next.clone());
+        shard.slots[slot as usize].replace(Some(entry), &guard, &shard.backlog);
         Ok(next)
     }
-}
-
-fn publish(shard: &Shard, slot: u32, record: AgentRecord, guard: &Guard, registry: &Registry) {
-    shard.slots[slot as usize].replace(Some(Box::new(record)), guard, &registry.inner.backlog);
 }
 
 fn check_update(cur: &AgentRecord, next: &AgentRecord) -> Result<(), RegistryError> {

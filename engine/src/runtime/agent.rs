@@ -107,6 +107,23 @@ pub trait Agent: Send + 'static {
     }
 }
 
+/// What an agent's worker measured of it (`agent_registry.resource_monitoring`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct AgentStats {
+    /// Whether measuring is on; when off, the other fields stay zero.
+    pub monitored: bool,
+    /// Messages handled by this registration (across restarts).
+    pub messages: u64,
+    /// Messages answered with an error.
+    pub errors: u64,
+    /// Time spent in the agent's callbacks, in microseconds.
+    pub busy_us: u64,
+    /// The slowest single message, in microseconds.
+    pub max_message_us: u64,
+    /// Failed health checks in a row now.
+    pub failed_checks: u32,
+}
+
 /// Builds a fresh agent instance for a record (at start and at every restart).
 pub type AgentFactory = Arc<dyn Fn(&AgentRecord) -> Box<dyn Agent> + Send + Sync>;
 

@@ -3,7 +3,11 @@
 use crate::api::EngineError;
 use crate::registry::{AgentRecord, AgentSpec};
 use crate::runtime::reply::ReplySender;
+use crate::runtime::sessions::SessionCmd;
+use crate::runtime::variables::VariableCmd;
+use crate::variables::Change;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// A reply to a command: the value or the engine's typed error.
 pub(crate) type Answer<T> = ReplySender<Result<T, EngineError>>;
@@ -39,6 +43,18 @@ pub(crate) enum Command {
         msg: Value,
         reply: Answer<Value>,
     },
+    /// The worker's measurements of one agent.
+    AgentStats {
+        id: String,
+        reply: Answer<crate::runtime::agent::AgentStats>,
+    },
     /// A round trip that does nothing: answers the worker's index.
     Ping { reply: Answer<usize> },
+    /// A live-session command (auctions, markets, consensus rounds).
+    Session(SessionCmd),
+    /// A shared-variable command.
+    Variable(VariableCmd),
+    /// A variable change for a subscribed agent owned by this worker:
+    /// fire-and-forget (no reply; counted in the delivery statistics).
+    Deliver { to: Arc<str>, change: Change },
 }

@@ -74,6 +74,11 @@ impl<T> Inbox<T> {
         self.queue.pop()
     }
 
+    /// Whether no command is waiting.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
     /// Commands waiting now.
     pub(crate) fn len(&self) -> usize {
         self.queue.len()

@@ -3,7 +3,7 @@
 
 use crate::api::EngineError;
 use crate::registry::{AgentRecord, AgentSpec, AgentState, Health, RestartStrategy};
-use crate::runtime::agent::{Agent, AgentContext};
+use crate::runtime::agent::{Agent, AgentContext, AgentStats};
 use crate::runtime::command::LifecycleOp;
 use crate::runtime::supervisor::{Decision, ExitReason, RestartWindow};
 use crate::runtime::worker::Worker;
@@ -17,6 +17,7 @@ pub(crate) struct Live {
     instance: Option<Box<dyn Agent>>,
     window: RestartWindow,
     failed_checks: u32,
+    stats: AgentStats,
 }
 
 impl Worker {
@@ -45,6 +46,10 @@ impl Worker {
                 instance: None,
                 window,
                 failed_checks: 0,
+                stats: AgentStats {
+                    monitored: self.shared.config.agent_registry.resource_monitoring,
+                    ..AgentStats::default()
+                },
             },
         );
         self.rec.inc(Counter::AgentsRegistered);
@@ -55,7 +60,7 @@ impl Worker {
     pub(crate) fn deregister(&mut self, id: &str) -> Result<AgentRecord, EngineError> {
         let record = self.current(id)?;
         if matches!(record.state, AgentState::Running | AgentState::Starting) {
-            self.stop_instance(id, ExitReason::Shutdown)?;
+            self.stop_instance(id)?;
         }
         let record = self.writer_for(id).deregister(id)?;
         self.agents.remove(id);
@@ -76,7 +81,7 @@ impl Worker {
                 self.start_instance(id)
             }
             LifecycleOp::Stop => match record.state {
-                AgentState::Running => self.stop_instance(id, ExitReason::Shutdown),
+                AgentState::Running => self.stop_instance(id),
                 _ => {
                     self.check(&record, AgentState::Stopped)?;
                     self.set_state(id, AgentState::Stopped)
@@ -84,7 +89,7 @@ impl Worker {
             },
             LifecycleOp::Restart => {
                 if record.state == AgentState::Running {
-                    self.stop_instance(id, ExitReason::Shutdown)?;
+                    self.stop_instance(id)?;
                 } else {
                     self.check(&record, AgentState::Starting)?;
                 }
@@ -114,8 +119,18 @@ impl Worker {
             });
         };
         let mut ctx = AgentContext::new(&record, now);
+        let monitored = self.shared.config.agent_registry.resource_monitoring;
+        let started = monitored.then(Instant::now);
         let result = catch_unwind(AssertUnwindSafe(|| instance.handle(msg, &mut ctx)));
         let stop = ctx.stop_requested();
+        if let (Some(started), Some(live)) = (started, self.agents.get_mut(id)) {
+            let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            let s = &mut live.stats;
+            s.messages += 1;
+            s.errors += u64::from(!matches!(result, Ok(Ok(_))));
+            s.busy_us = s.busy_us.saturating_add(us);
+            s.max_message_us = s.max_message_us.max(us);
+        }
         match result {
             Ok(answer) => {
                 if stop {
@@ -191,19 +206,57 @@ impl Worker {
         }
     }
 
-    /// Stops every running agent (shutdown); returns how many.
+    /// The worker's measurements of one agent.
+    pub(crate) fn agent_stats(&self, id: &str) -> Result<AgentStats, EngineError> {
+        self.agents
+            .get(id)
+            .map(|l| AgentStats {
+                failed_checks: l.failed_checks,
+                ..l.stats
+            })
+            .ok_or_else(|| EngineError::NotFound {
+                what: "agent",
+                id: id.to_owned(),
+            })
+    }
+
+    /// Stops every running agent (shutdown); returns how many. Agents get
+    /// `agent_registry.graceful_shutdown_timeout` in all to terminate; past it
+    /// the rest are marked stopped without their `terminate` callback, and the
+    /// skip is logged.
     pub(crate) fn stop_all_agents(&mut self) -> u64 {
-        let ids: Vec<String> = self
+        let mut ids: Vec<String> = self
             .agents
             .iter()
             .filter(|(_, l)| l.instance.is_some())
             .map(|(id, _)| id.clone())
             .collect();
+        ids.sort();
+        let deadline = Instant::now() + self.shared.config.agent_registry.graceful_shutdown_timeout;
         let mut n = 0;
+        let mut skipped = 0u64;
         for id in ids {
-            if self.stop_instance(&id, ExitReason::Shutdown).is_ok() {
+            if Instant::now() >= deadline {
+                if let Some(live) = self.agents.get_mut(&id) {
+                    live.instance = None;
+                }
+                let _ = self.set_state(&id, AgentState::Stopping);
+                if self.set_state(&id, AgentState::Stopped).is_ok() {
+                    n += 1;
+                    skipped += 1;
+                }
+                continue;
+            }
+            if self.stop_instance(&id).is_ok() {
                 n += 1;
             }
+        }
+        if skipped > 0 {
+            tracing::warn!(
+                worker = self.index,
+                skipped,
+                "agent_registry.graceful_shutdown_timeout passed: agents stopped without terminate"
+            );
         }
         n
     }
@@ -278,7 +331,7 @@ impl Worker {
     }
 
     /// `running` -> `stopping` -> terminate -> `stopped`.
-    fn stop_instance(&mut self, id: &str, reason: ExitReason) -> Result<AgentRecord, EngineError> {
+    fn stop_instance(&mut self, id: &str) -> Result<AgentRecord, EngineError> {
         let record = self.set_state(id, AgentState::Stopping)?;
         if let Some(mut instance) = self.agents.get_mut(id).and_then(|l| l.instance.take()) {
             let mut ctx = AgentContext::new(&record, self.now_ms);
@@ -286,7 +339,6 @@ impl Worker {
                 tracing::warn!(agent = id, "agent terminate panicked; it is stopped anyway");
             }
         }
-        let _ = reason;
         self.set_state(id, AgentState::Stopped)
     }
 

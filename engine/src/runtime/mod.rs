@@ -9,8 +9,11 @@ pub(crate) mod command;
 pub mod inbox;
 pub(crate) mod lifecycle;
 pub mod reply;
+pub(crate) mod sessions;
 pub(crate) mod shared;
 pub mod supervisor;
+pub(crate) mod variables;
+pub(crate) mod watch;
 pub(crate) mod worker;
 
 pub use command::LifecycleOp;

@@ -197,8 +197,14 @@ impl<T> Reply<T> {
             }
             std::hint::spin_loop();
             i = i.wrapping_add(1);
-            if i.is_multiple_of(64) && start.elapsed() >= SPIN {
-                return self.is_ready();
+            if i.is_multiple_of(64) {
+                if start.elapsed() >= SPIN {
+                    return self.is_ready();
+                }
+                if i.is_multiple_of(1024) {
+                    // Let the answering worker run if this core is oversubscribed.
+                    thread::yield_now();
+                }
             }
         }
     }

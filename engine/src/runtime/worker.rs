@@ -1,10 +1,13 @@
 //! One worker thread: drains its inbox in batches, owns its shards, runs its
 //! agents, keeps its timers. See `runtime/README.md` for the tick.
 
+use crate::api::EngineError;
 use crate::registry::ShardWriter;
 use crate::runtime::command::Command;
 use crate::runtime::lifecycle::Live;
+use crate::runtime::sessions::LiveState;
 use crate::runtime::shared::{Shared, unix_ms};
+use crate::runtime::variables::VarState;
 use crate::telemetry::Recorder;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,9 +37,15 @@ pub(crate) struct Worker {
     pub(crate) agents: HashMap<String, Live>,
     pub(crate) rec: Recorder,
     pub(crate) now_ms: u64,
+    /// Live sessions this worker owns (`runtime/sessions.rs`).
+    pub(crate) live: LiveState,
+    /// Shared variables this worker owns (`runtime/variables.rs`).
+    pub(crate) vars: VarState,
     next_health: Instant,
     next_gc: Instant,
     last_stall_log: Option<Instant>,
+    /// Worker 0 only: engine-wide health evaluation and telemetry export.
+    pub(crate) engine_timers: Option<crate::runtime::watch::EngineTimers>,
 }
 
 impl Worker {
@@ -45,10 +54,14 @@ impl Worker {
         shared: Arc<Shared>,
         writers: Vec<ShardWriter>,
         rec: Recorder,
-    ) -> Self {
+    ) -> Result<Self, EngineError> {
         let now = Instant::now();
         let cfg = &shared.config;
-        Self {
+        let live = LiveState::new(cfg, &shared.limits);
+        let vars = VarState::new(cfg)?;
+        let engine_timers =
+            (index == 0).then(|| crate::runtime::watch::EngineTimers::new(cfg, now));
+        Ok(Self {
             index,
             next_health: now + cfg.agent_registry.health_check_interval,
             next_gc: now + cfg.performance.gc_frequency,
@@ -57,8 +70,11 @@ impl Worker {
             agents: HashMap::new(),
             rec,
             now_ms: unix_ms(),
+            live,
+            vars,
             last_stall_log: None,
-        }
+            engine_timers,
+        })
     }
 
     /// The writer of the shard that owns `id`.
@@ -100,6 +116,7 @@ impl Worker {
                 exit.drained += handled;
             }
             self.run_timers(tick_start);
+            self.session_tick(tick_start);
             let elapsed = tick_start.elapsed();
             if handled > 0 {
                 let stalled = elapsed > budget;
@@ -121,7 +138,7 @@ impl Worker {
                 }
                 break;
             }
-            if draining && inbox.len() == 0 {
+            if draining && inbox.is_empty() && self.live.quiet() {
                 break;
             }
             if handled > 0 {
@@ -131,7 +148,10 @@ impl Worker {
             match idle_since {
                 None => idle_since = Some(tick_start),
                 Some(since) if tick_start.duration_since(since) < spin => {
-                    std::hint::spin_loop();
+                    // Wait for a command without the tick's bookkeeping, up to
+                    // the next timer or the end of the spin window.
+                    let until = (since + spin).min(self.next_timer());
+                    spin_until(|| !inbox.is_empty(), until);
                 }
                 Some(_) => {
                     for w in &mut self.writers {
@@ -139,11 +159,15 @@ impl Worker {
                     }
                     self.rec.record_park();
                     let timeout = self.next_timer().saturating_duration_since(Instant::now());
+                    let status = &shared.status[self.index];
+                    status.parked.store(true, Ordering::Release);
                     inbox.park(seen, Some(timeout.max(Duration::from_millis(1))));
+                    status.parked.store(false, Ordering::Release);
                     idle_since = None;
                 }
             }
         }
+        self.fail_session_waiters();
         exit.agents_stopped = self.stop_all_agents();
         for w in &mut self.writers {
             w.flush();
@@ -159,11 +183,23 @@ impl Worker {
             Command::Lifecycle { id, op, reply } => reply.send(self.lifecycle(&id, op)),
             Command::Send { id, msg, reply } => reply.send(self.deliver(&id, msg)),
             Command::Ping { reply } => reply.send(Ok(self.index)),
+            Command::AgentStats { id, reply } => reply.send(self.agent_stats(&id)),
+            Command::Session(cmd) => self.session_command(cmd),
+            Command::Variable(cmd) => self.variable_command(cmd),
+            Command::Deliver { to, change } => self.deliver_change(&to, &change),
         }
     }
 
     fn next_timer(&self) -> Instant {
-        self.next_health.min(self.next_gc)
+        let now = Instant::now();
+        let t = self
+            .next_health
+            .min(self.next_gc)
+            .min(self.session_next_timer(now));
+        match &self.engine_timers {
+            Some(e) => t.min(e.next_check).min(e.next_export),
+            None => t,
+        }
     }
 
     fn run_timers(&mut self, now: Instant) {
@@ -172,6 +208,9 @@ impl Worker {
         if now >= self.next_health {
             self.next_health = now + health_every;
             self.check_health();
+        }
+        if self.index == 0 {
+            self.engine_timers(now);
         }
         if now >= self.next_gc {
             self.next_gc = now + gc_every;
@@ -208,6 +247,27 @@ impl Worker {
                 commands = handled,
                 "worker tick over its budget (engine.tick_budget_us); counted in mabeam_runtime_stalls_total"
             );
+        }
+    }
+}
+
+/// Spins (yielding now and then, so an oversubscribed machine still makes
+/// progress) until `ready` holds or `until` passes.
+fn spin_until(ready: impl Fn() -> bool, until: Instant) {
+    let mut i: u32 = 0;
+    loop {
+        if ready() {
+            return;
+        }
+        std::hint::spin_loop();
+        i = i.wrapping_add(1);
+        if i.is_multiple_of(64) {
+            if Instant::now() >= until {
+                return;
+            }
+            if i.is_multiple_of(1024) {
+                std::thread::yield_now();
+            }
         }
     }
 }

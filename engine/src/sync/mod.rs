@@ -3,7 +3,7 @@
 //! Everything here exists so that one thread can own and write a table while any other
 //! thread reads it without taking a lock and without blocking:
 //!
-//! - [`primitive`] re-exports the atomics the rest of the engine uses, from `loom` under
+//! - `primitive` (crate-internal) re-exports the atomics the rest of the engine uses, from `loom` under
 //!   `cfg(loom)` and from `std` otherwise, so the protocols can be model-checked;
 //! - [`epoch`] publishes immutable values behind an atomic pointer ([`epoch::EpochBox`]) and
 //!   frees replaced values only once no reader can still hold them (crossbeam-epoch);

@@ -2,7 +2,8 @@
 //! ring of recent events.
 //!
 //! A detector keeps the last `window` samples and their mean and sum of squared deviations
-//! (Welford's update, reversed to drop the oldest sample). A value is anomalous when the
+//! (Welford's update while filling; once full, the sliding form that swaps the oldest
+//! sample for the newest with multiplications only). A value is anomalous when the
 //! detector has at least `min_samples` samples and the value lies more than `threshold`
 //! standard deviations from their mean; the value is judged *before* it joins the window,
 //! so an outlier cannot hide itself by inflating the deviation. It joins the window
@@ -58,6 +59,7 @@ pub struct AnomalyDetector {
     mean: f64,
     m2: f64,
     removals: usize,
+    inv_cap: f64,
     min_samples: usize,
     threshold: f64,
 }
@@ -94,6 +96,7 @@ impl AnomalyDetector {
             mean: 0.0,
             m2: 0.0,
             removals: 0,
+            inv_cap: 1.0 / window as f64,
             min_samples,
             threshold,
         })
@@ -130,12 +133,15 @@ impl AnomalyDetector {
         if !value.is_finite() {
             return None;
         }
+        // |x - mean| > k * sqrt(m2 / (n - 1)), squared and multiplied out: no sqrt or
+        // division on the common (not anomalous) path.
         let verdict = if self.len >= self.min_samples {
-            let stddev = self.stddev();
-            let distance = (value - self.mean).abs();
-            (distance > self.threshold * stddev).then_some(Deviation {
-                mean: self.mean,
-                stddev,
+            let d = value - self.mean;
+            (d * d * (self.len - 1) as f64 > self.threshold * self.threshold * self.m2).then(|| {
+                Deviation {
+                    mean: self.mean,
+                    stddev: self.stddev(),
+                }
             })
         } else {
             None
@@ -147,47 +153,38 @@ impl AnomalyDetector {
     fn push(&mut self, value: f64) {
         let cap = self.ring.len();
         if self.len == cap {
-            let old = self.ring[self.head];
-            self.remove(old);
+            // Full: the new sample replaces the oldest. With n fixed, the update is
+            // mean' = mean + (new - old) / n and m2' = m2 + (new - old)(new - mean' + old - mean).
+            let old = std::mem::replace(&mut self.ring[self.head], value);
+            let delta = value - old;
+            let mean = self.mean + delta * self.inv_cap;
+            self.m2 = (self.m2 + delta * (value - mean + old - self.mean)).max(0.0);
+            self.mean = mean;
             self.removals += 1;
+            if self.removals >= cap {
+                self.recompute();
+            }
+        } else {
+            self.ring[self.head] = value;
+            self.len += 1;
+            let delta = value - self.mean;
+            self.mean += delta / self.len as f64;
+            self.m2 += delta * (value - self.mean);
         }
-        self.ring[self.head] = value;
-        self.head = (self.head + 1) % cap;
-        self.len += 1;
-        let delta = value - self.mean;
-        self.mean += delta / self.len as f64;
-        self.m2 += delta * (value - self.mean);
-        if self.removals >= cap {
-            self.recompute();
+        self.head += 1;
+        if self.head == cap {
+            self.head = 0;
         }
     }
 
-    fn remove(&mut self, value: f64) {
-        if self.len <= 1 {
-            self.len = 0;
-            self.mean = 0.0;
-            self.m2 = 0.0;
-            return;
-        }
-        let n = self.len as f64;
-        let mean_without = (n * self.mean - value) / (n - 1.0);
-        self.m2 = (self.m2 - (value - self.mean) * (value - mean_without)).max(0.0);
-        self.mean = mean_without;
-        self.len -= 1;
-    }
-
+    /// Exact mean and m2 from the samples (order does not matter: before the ring first
+    /// fills, the samples are `ring[..len]`; after, the whole ring).
     fn recompute(&mut self) {
         self.removals = 0;
-        let n = self.len as f64;
-        let (sum, _) = self.samples().fold((0.0, 0), |(s, c), v| (s + v, c + 1));
-        self.mean = sum / n;
-        self.m2 = self.samples().map(|v| (v - self.mean).powi(2)).sum();
-    }
-
-    fn samples(&self) -> impl Iterator<Item = f64> + '_ {
-        let cap = self.ring.len();
-        let start = (self.head + cap - self.len) % cap;
-        (0..self.len).map(move |i| self.ring[(start + i) % cap])
+        let samples = &self.ring[..self.len];
+        let mean = samples.iter().sum::<f64>() / self.len as f64;
+        self.m2 = samples.iter().map(|v| (v - mean) * (v - mean)).sum();
+        self.mean = mean;
     }
 }
 

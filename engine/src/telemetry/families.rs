@@ -103,6 +103,7 @@ impl Counter {
     pub const COUNT: usize = C_CLAMPED + 1;
 
     /// Index of this member in a recorder's counter array.
+    #[inline]
     pub const fn slot(self) -> usize {
         use Counter::*;
         match self {
@@ -286,6 +287,7 @@ impl Gauge {
     pub const COUNT: usize = G_AFTER_AGENTS + 4;
 
     /// Index of this member in a recorder's gauge array.
+    #[inline]
     pub const fn slot(self) -> usize {
         match self {
             Gauge::Agents(s) => s.index(),
@@ -309,6 +311,7 @@ impl Gauge {
     }
 
     /// True when the gauge is exposed per worker rather than summed.
+    #[inline]
     pub const fn per_worker(self) -> bool {
         matches!(self, Gauge::InboxDepth)
     }
@@ -405,6 +408,7 @@ impl Hist {
     pub const COUNT: usize = H_AFTER_COORD + 6;
 
     /// Index of this member in a recorder's histogram array.
+    #[inline]
     pub const fn slot(self) -> usize {
         match self {
             Hist::CoordinationDuration(p) => p.index(),
@@ -435,6 +439,7 @@ impl Hist {
     }
 
     /// Storage and buckets.
+    #[inline]
     pub const fn spec(self) -> HistSpec {
         match self {
             Hist::CoordinationDuration(_) | Hist::TickDuration | Hist::SweepPause => HistSpec {

@@ -25,8 +25,8 @@ pub const RECORDER_NAME_MAX: usize = 64;
 pub(crate) struct Shard {
     pub(crate) name: String,
     pub(crate) worker: Option<u32>,
-    pub(crate) counters: Box<CachePadded<[AtomicU64; Counter::COUNT]>>,
-    pub(crate) gauges: Box<CachePadded<[AtomicI64; Gauge::COUNT]>>,
+    pub(crate) counters: CachePadded<[AtomicU64; Counter::COUNT]>,
+    pub(crate) gauges: CachePadded<[AtomicI64; Gauge::COUNT]>,
 }
 
 #[derive(Debug)]
@@ -167,8 +167,8 @@ impl Telemetry {
             let shard = Arc::new(Shard {
                 name,
                 worker,
-                counters: Box::new(CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0)))),
-                gauges: Box::new(CachePadded::new(std::array::from_fn(|_| AtomicI64::new(0)))),
+                counters: CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))),
+                gauges: CachePadded::new(std::array::from_fn(|_| AtomicI64::new(0))),
             });
             table.live.push(Arc::clone(&shard));
             shard
@@ -339,6 +339,14 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hub_is_shareable_and_recorders_movable() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<Telemetry>();
+        send::<Recorder>();
+    }
 
     #[test]
     fn recorder_names_are_checked() {

@@ -29,6 +29,7 @@ macro_rules! label_enum {
             pub const COUNT: usize = Self::ALL.len();
 
             /// The label value (also the JSON text).
+            #[inline]
             pub const fn as_str(self) -> &'static str {
                 match self {
                     $( $name::$variant => $text, )+
@@ -36,6 +37,7 @@ macro_rules! label_enum {
             }
 
             /// Position in `ALL`.
+            #[inline]
             pub const fn index(self) -> usize {
                 self as usize
             }
@@ -183,6 +185,7 @@ label_enum! {
 
 impl AnomalyMetric {
     /// The duration metric watched for `protocol`.
+    #[inline]
     pub const fn coordination_duration(protocol: Protocol) -> AnomalyMetric {
         match protocol {
             Protocol::Auction => AnomalyMetric::CoordinationDurationAuction,

@@ -441,6 +441,39 @@ impl PendingWindows {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn store_stays_sorted_bounded_and_exact(
+            retention in 1u32..20,
+            minutes in proptest::collection::vec(0u64..60, 1..80),
+        ) {
+            let mut store = WindowStore::new(retention);
+            let mut newest = 0u64;
+            let mut merged: Vec<u64> = Vec::new();
+            for m in &minutes {
+                newest = newest.max(*m);
+                store.merge(*m, &set_with(Protocol::Consensus, Outcome::Success, 5, 1));
+                merged.push(*m);
+                let ms: Vec<u64> = store.buckets.iter().map(|(m, _)| *m).collect();
+                prop_assert!(ms.windows(2).all(|w| w[0] < w[1]), "sorted, unique: {:?}", ms);
+                prop_assert!(ms.len() <= retention as usize + 1);
+            }
+            // Everything merged at or after the retention edge seen at its arrival is counted.
+            let s = store.summary(None, Window::OneDay, newest * MINUTE_MS);
+            let edge = newest.saturating_sub(u64::from(retention));
+            let mut expected = 0;
+            let mut seen_newest = 0u64;
+            for m in &merged {
+                seen_newest = seen_newest.max(*m);
+                if *m >= seen_newest.saturating_sub(u64::from(retention)) && *m >= edge {
+                    expected += 1;
+                }
+            }
+            prop_assert_eq!(s.count, expected);
+        }
+    }
 
     fn set_with(p: Protocol, o: Outcome, us: u64, n: usize) -> MinuteSet {
         let mut s = MinuteSet::new();

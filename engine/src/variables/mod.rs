@@ -60,5 +60,5 @@ pub use settings::{SettingsError, VariableSettings};
 pub use store::{CONSENSUS_AUTHOR, CREATOR_DEFAULT, Variables};
 pub use view::{
     Change, CoordinateResponse, Delivery, HistoryResponse, Protocol, Revision, TallyLine,
-    VariableResponse, VariableView,
+    VariableInfo, VariableResponse, VariableView,
 };

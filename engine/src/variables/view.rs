@@ -75,6 +75,44 @@ impl VariableView<'_> {
     }
 }
 
+/// An owned copy of a [`VariableView`], for answers that leave the owner worker
+/// (`GET /api/variables/{name}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariableInfo {
+    /// The variable.
+    pub name: String,
+    /// Its current value.
+    pub value: Value,
+    /// Its current version.
+    pub version: u64,
+    /// What it may hold.
+    pub domain: Domain,
+    /// How writes are reconciled.
+    pub policy: Policy,
+    /// When the current value was written.
+    pub updated_at: u64,
+    /// Who wrote the current value.
+    pub updated_by: String,
+    /// Number of subscribers.
+    pub subscribers: usize,
+}
+
+impl VariableView<'_> {
+    /// The owned form of this view.
+    pub fn to_info(&self) -> VariableInfo {
+        VariableInfo {
+            name: self.name.to_owned(),
+            value: self.value.clone(),
+            version: self.version,
+            domain: self.domain.clone(),
+            policy: self.policy,
+            updated_at: self.updated_at,
+            updated_by: self.updated_by.to_owned(),
+            subscribers: self.subscribers,
+        }
+    }
+}
+
 /// A change to a variable, shared by every delivery of it (cloning is two reference-count
 /// increments). Serializes as `{"name","version","value","agent_id","at"}`.
 #[derive(Debug, Clone, PartialEq)]

@@ -345,6 +345,16 @@ mod tests {
     }
 
     #[test]
+    fn efficiency_against_the_best_allocation_at_true_values() {
+        let items = bundle(&[("x", 1)]);
+        let mut bids = [bid("a", 10, &[("x", 1)]), bid("b", 9, &[("x", 1)])];
+        bids[1].true_value = Some(Money::from_units(40).unwrap());
+        let o = run(&items, Payment::PayAsBid, 10_000, &bids);
+        assert_eq!(o.winners[0].agent_id, "a");
+        assert_eq!(o.efficiency, 0.25);
+    }
+
+    #[test]
     fn vcg_charges_the_externality() {
         let items = bundle(&[("x", 1), ("y", 1)]);
         let bids = [

@@ -135,6 +135,22 @@ mod tests {
     }
 
     #[test]
+    fn efficiency_uses_true_values_when_stated() {
+        let mut b = bids(&[10, 8]);
+        b[1].true_value = Some(units(20));
+        let o = run(SealedPricing::FirstPrice, 0, &b);
+        assert_eq!(o.winner.as_deref(), Some("a0"));
+        assert_eq!(
+            o.efficiency, 0.5,
+            "the winner values it 10, the best value is 20"
+        );
+        assert_eq!(
+            run(SealedPricing::FirstPrice, 0, &bids(&[10, 8])).efficiency,
+            1.0
+        );
+    }
+
+    #[test]
     fn reserve_sets_eligibility_and_the_floor() {
         let o = run(SealedPricing::SecondPrice, 10, &bids(&[15, 8]));
         assert_eq!((o.price, o.eligible), (Some(units(10)), 1));

@@ -18,7 +18,7 @@ use crate::coord::market::call;
 use crate::coord::money::Money;
 use crate::coord::outcome::ratio;
 use crate::coord::request::{Order, Side};
-use crate::coord::validate::{check_id, check_positive};
+use crate::coord::validate::{At, check_id, check_positive};
 
 /// Most periods a simulation may run.
 pub const PERIODS_MAX: u32 = 100_000;
@@ -117,9 +117,9 @@ fn validate(sim: &Simulation) -> Result<(), CoordError> {
         return Err(invalid("orders_max".into(), "must be at least 1"));
     }
     for (i, t) in sim.traders.iter().enumerate() {
-        check_id(&format!("traders[{i}].agent_id"), &t.agent_id)?;
+        check_id(At("traders", i, "agent_id"), &t.agent_id)?;
         check_positive(
-            &format!("traders[{i}].value"),
+            At("traders", i, "value"),
             t.value,
             "a value must be positive",
         )?;
@@ -169,7 +169,7 @@ pub fn run(sim: &Simulation) -> Result<SimulationReport, CoordError> {
             });
         }
         let orders: Vec<Order> = book.iter().map(|c| c.order.clone()).collect();
-        let matched = call::match_orders(&orders)?;
+        let matched = call::clearing(&orders)?;
         // Value surplus: true values of the traders behind the filled orders.
         let signed_value = |c: &Carried| {
             let v = i128::from(sim.traders[c.trader].value.micros());
@@ -222,7 +222,7 @@ fn best_value_surplus(sim: &Simulation, book: &[Carried]) -> Result<i128, CoordE
             ..c.order.clone()
         })
         .collect();
-    Ok(call::match_orders(&at_value)?.max_surplus)
+    Ok(call::clearing(&at_value)?.max_surplus)
 }
 
 #[cfg(test)]
@@ -273,6 +273,23 @@ mod tests {
             a.periods.iter().any(|p| p.carried > 0),
             "unfilled orders carry over"
         );
+    }
+
+    #[test]
+    fn edge_parameters_run() {
+        let mut s = sim(3);
+        s.shade_max = 0.0;
+        s.participation = 1.0;
+        s.carry_periods = 0;
+        let r = run(&s).unwrap();
+        // Truthful limits, everyone present, nothing carried: every period is efficient.
+        assert!(
+            r.periods
+                .iter()
+                .all(|p| p.carried == 0 && p.efficiency == 1.0)
+        );
+        s.participation = 0.0;
+        assert_eq!(run(&s).unwrap().total_volume, 0);
     }
 
     #[test]

@@ -1,0 +1,142 @@
+//! `POST /api/coordinate` (cleared on the receiving HTTP thread) and
+//! `POST /api/coordinate/batch` (cleared together on the engine's clearing pool).
+
+use crate::http::body;
+use crate::http::metrics::record_coordination;
+use crate::http::reply::{ApiError, Reply, json};
+use crate::http::state::{AppState, BATCH_REQUESTS_MAX};
+use http::StatusCode;
+use mabeam_engine::coord::{AuctionOutcome, CoordError, CoordinationOutcome, CoordinationRequest};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The efficiency an outcome reports (auctions and markets), for the telemetry windows.
+fn efficiency(o: &CoordinationOutcome) -> Option<f64> {
+    match o {
+        CoordinationOutcome::Auction(a) => Some(match a {
+            AuctionOutcome::FirstPrice(s) | AuctionOutcome::SecondPrice(s) => s.efficiency,
+            AuctionOutcome::English(c) | AuctionOutcome::Dutch(c) => c.efficiency,
+            AuctionOutcome::MultiUnit(m) => m.efficiency,
+            AuctionOutcome::Combinatorial(c) => c.efficiency,
+        }),
+        CoordinationOutcome::Market(m) => Some(m.efficiency),
+        CoordinationOutcome::Consensus(_) | CoordinationOutcome::Allocation(_) => None,
+    }
+}
+
+fn record(req: &CoordinationRequest, res: &Result<CoordinationOutcome, CoordError>, d: Duration) {
+    let eff = res.as_ref().ok().and_then(efficiency);
+    record_coordination(req.protocol(), res.is_ok(), d, eff);
+}
+
+/// `POST /api/coordinate`: one request, cleared right here.
+pub(crate) fn one(state: &Arc<AppState>, bytes: &[u8]) -> Result<Reply, ApiError> {
+    let req: CoordinationRequest = body::parse(bytes)?;
+    let started = Instant::now();
+    let res = state.handle.coordinate(&req);
+    record(&req, &res, started.elapsed());
+    Ok(json(StatusCode::OK, &res?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchBody {
+    requests: Vec<serde_json::Value>,
+}
+
+#[derive(Serialize)]
+struct ErrorItem {
+    error: ErrorDetail,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail {
+    code: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Item {
+    Outcome(CoordinationOutcome),
+    Error(ErrorItem),
+}
+
+impl From<ApiError> for Item {
+    fn from(e: ApiError) -> Self {
+        Item::Error(ErrorItem {
+            error: ErrorDetail {
+                code: e.code,
+                message: e.message,
+                field: e.field,
+            },
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct BatchReply {
+    outcomes: Vec<Item>,
+}
+
+/// `POST /api/coordinate/batch`: `{"requests":[...]}` -> `{"outcomes":[...]}` in order.
+/// Each element is parsed on its own, so one bad element answers an error object in its
+/// place (field paths start with `requests[i]`) and the others still clear. The valid
+/// ones clear together on the clearing pool, off this thread.
+pub(crate) async fn batch(state: &Arc<AppState>, bytes: &[u8]) -> Result<Reply, ApiError> {
+    let BatchBody { requests } = body::parse(bytes)?;
+    if requests.len() > BATCH_REQUESTS_MAX {
+        return Err(ApiError::bad_request(
+            "too_many",
+            format!(
+                "`requests` has {} entries, more than the limit of {BATCH_REQUESTS_MAX}; split the batch",
+                requests.len()
+            ),
+        )
+        .with_field("requests"));
+    }
+    let mut items: Vec<Option<Item>> = Vec::with_capacity(requests.len());
+    let mut valid: Vec<CoordinationRequest> = Vec::with_capacity(requests.len());
+    for (i, value) in requests.into_iter().enumerate() {
+        match body::parse_value::<CoordinationRequest>(value, &format!("requests[{i}]")) {
+            Ok(req) => {
+                valid.push(req);
+                items.push(None);
+            }
+            Err(e) => items.push(Some(e.into())),
+        }
+    }
+    let started = Instant::now();
+    let handle = state.handle.clone();
+    let (valid, results) = tokio::task::spawn_blocking(move || {
+        let results = handle.coordinate_batch(&valid);
+        (valid, results)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("the batch clearing task failed: {e}")))?;
+    let per_request = started
+        .elapsed()
+        .checked_div(u32::try_from(valid.len().max(1)).unwrap_or(u32::MAX))
+        .unwrap_or_default();
+    let mut results = valid.iter().zip(results);
+    let outcomes = items
+        .into_iter()
+        .map(|slot| match slot {
+            Some(item) => item,
+            None => match results.next() {
+                Some((req, res)) => {
+                    record(req, &res, per_request);
+                    match res {
+                        Ok(o) => Item::Outcome(o),
+                        Err(e) => ApiError::from(e).into(),
+                    }
+                }
+                None => ApiError::internal("the clearing pool returned too few results").into(),
+            },
+        })
+        .collect();
+    Ok(json(StatusCode::OK, &BatchReply { outcomes }))
+}

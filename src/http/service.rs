@@ -1,0 +1,166 @@
+//! The per-request pipeline: route, authenticate, run the handler under the request
+//! timeout with panics caught, then add `X-Mabeam-Node`, record metrics and audit.
+//!
+//! Nothing a client sends can take the server down: every failure becomes a JSON error,
+//! a handler panic becomes a 500 (counted), and the connection keeps serving.
+
+use crate::http::audit::AuditRecord;
+use crate::http::auth::Principal;
+use crate::http::reply::{ApiError, Reply};
+use crate::http::router::{self, Family, Route};
+use crate::http::routes::{self, Call};
+use crate::http::state::AppState;
+use http::header::{HeaderName, HeaderValue, WWW_AUTHENTICATE};
+use http::{Request, StatusCode};
+use hyper::body::Incoming;
+use std::convert::Infallible;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+/// Every response names the node that answered.
+pub(crate) const NODE_HEADER: HeaderName = HeaderName::from_static("x-mabeam-node");
+
+/// Polls a future, turning a panic into `Err` (the last line of defence: handlers return
+/// typed errors; this only catches bugs).
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, ()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let fut = self.0.as_mut();
+        match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(_) => Poll::Ready(Err(())),
+        }
+    }
+}
+
+/// Runs the handler of `route` with the timeout and the panic guard.
+async fn guarded(
+    state: &Arc<AppState>,
+    core: usize,
+    route: Route<'_>,
+    call: Call<'_>,
+) -> Result<Reply, ApiError> {
+    let stats = state.metrics.thread(core);
+    let fut = CatchUnwind(Box::pin(routes::run(route, call)));
+    match tokio::time::timeout(state.settings.request_timeout, fut).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(())) => {
+            stats.panicked();
+            Err(ApiError::internal(
+                "the request handler failed unexpectedly; the error is logged and counted (mabeam_http_handler_panics_total)",
+            ))
+        }
+        Err(_) => {
+            stats.timed_out();
+            Err(ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "request_timeout",
+                format!(
+                    "the request took longer than {} ms (server.request_timeout_ms); it may still complete; retry idempotently",
+                    state.settings.request_timeout.as_millis()
+                ),
+            ))
+        }
+    }
+}
+
+/// Answers one request. Never fails: every error is a response.
+pub(crate) async fn handle(
+    state: Arc<AppState>,
+    core: usize,
+    req: Request<Incoming>,
+) -> Result<Reply, Infallible> {
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let mut principal = Principal::Anonymous;
+    let mut audited = false;
+    let (family, result) = match router::resolve(&parts.method, parts.uri.path()) {
+        Err(e) => (Family::Unmatched, Err(e)),
+        Ok(route) => {
+            let family = route.family();
+            audited = state.audit.is_some() && route.is_write();
+            let result = match route {
+                // The probes answer inline: no body, no wait, no timer.
+                Route::Health => Ok(routes::health(&state)),
+                Route::Ready => Ok(routes::ready(&state)),
+                _ => match state.auth.check(&route, &parts.headers) {
+                    Err(e) => {
+                        audited = state.audit.is_some();
+                        Err(e)
+                    }
+                    Ok(p) => {
+                        principal = p;
+                        let call = Call {
+                            state: &state,
+                            parts: &parts,
+                            principal: &principal,
+                            body: Some(body),
+                            read: None,
+                        };
+                        guarded(&state, core, route, call).await
+                    }
+                },
+            };
+            (family, result)
+        }
+    };
+    let mut resp = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let unauthorized = e.status == StatusCode::UNAUTHORIZED;
+            let mut r = e.into_reply();
+            if unauthorized {
+                r.headers_mut()
+                    .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            r
+        }
+    };
+    resp.headers_mut()
+        .insert(NODE_HEADER, state.node_header.clone());
+    let elapsed = started.elapsed();
+    let status = resp.status().as_u16();
+    state.metrics.thread(core).record(family, status, elapsed);
+    if audited && let Some(audit) = &state.audit {
+        audit.log(AuditRecord {
+            ts_ms: crate::http::routes::unix_ms(),
+            who: principal.who().to_owned(),
+            role: principal.role(),
+            method: parts.method.as_str().to_owned(),
+            path: crate::http::reply::truncate(parts.uri.path(), 256).to_owned(),
+            status,
+            latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+        });
+    }
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panics_become_errors() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let out = rt.block_on(CatchUnwind(Box::pin(async {
+            let v: Vec<u8> = Vec::new();
+            v[usize::from(v.is_empty())]
+        })));
+        std::panic::set_hook(prev);
+        assert_eq!(out, Err(()));
+        let ok = rt.block_on(CatchUnwind(Box::pin(async { 7 })));
+        assert_eq!(ok, Ok(7));
+    }
+}

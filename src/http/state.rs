@@ -1,0 +1,117 @@
+//! What every HTTP thread shares: the engine handle, limits, auth, audit, metrics and the
+//! readiness switches.
+
+use crate::http::audit::AuditSink;
+use crate::http::auth::Auth;
+use crate::http::idempotency::Idempotency;
+use crate::http::metrics::HttpMetrics;
+use http::HeaderValue;
+use mabeam_engine::api::Handle;
+use mabeam_engine::profile::Config;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Most one-shot requests in one `POST /api/coordinate/batch`.
+pub(crate) const BATCH_REQUESTS_MAX: usize = 4_096;
+
+/// The `[server]` limits in the form the server uses them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ServerSettings {
+    pub(crate) listen: SocketAddr,
+    pub(crate) body_max_bytes: usize,
+    pub(crate) header_max_bytes: usize,
+    pub(crate) header_read_timeout: Duration,
+    pub(crate) request_timeout: Duration,
+    pub(crate) connections_per_core_max: usize,
+    pub(crate) graceful_shutdown_timeout: Duration,
+}
+
+impl ServerSettings {
+    pub(crate) fn from_config(config: &Config) -> Self {
+        let s = &config.server;
+        Self {
+            listen: s.listen,
+            body_max_bytes: s.body_max_bytes,
+            header_max_bytes: s.header_max_bytes,
+            header_read_timeout: s.header_read_timeout_ms,
+            request_timeout: s.request_timeout_ms,
+            connections_per_core_max: s.connections_per_core_max,
+            graceful_shutdown_timeout: config.core.graceful_shutdown_timeout,
+        }
+    }
+}
+
+/// Shared by every HTTP thread and connection.
+#[derive(Debug)]
+pub(crate) struct AppState {
+    pub(crate) handle: Handle,
+    pub(crate) settings: ServerSettings,
+    pub(crate) node_id: String,
+    pub(crate) node_header: HeaderValue,
+    pub(crate) auth: Auth,
+    pub(crate) audit: Option<AuditSink>,
+    pub(crate) metrics: Arc<HttpMetrics>,
+    pub(crate) idempotency: Idempotency,
+    /// Set once every HTTP thread listens.
+    serving: AtomicBool,
+    /// Set when shutdown begins: `/ready` turns false first.
+    draining: AtomicBool,
+}
+
+impl AppState {
+    pub(crate) fn new(
+        handle: Handle,
+        node_id: String,
+        audit: Option<AuditSink>,
+        metrics: Arc<HttpMetrics>,
+    ) -> Self {
+        let config = handle.config();
+        let node_header =
+            HeaderValue::from_str(&node_id).unwrap_or_else(|_| HeaderValue::from_static("mabeam"));
+        Self {
+            settings: ServerSettings::from_config(config),
+            auth: Auth::new(&config.security),
+            idempotency: Idempotency::new(config.coordination.idempotency_keys_max),
+            node_id,
+            node_header,
+            audit,
+            metrics,
+            handle,
+            serving: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn set_serving(&self) {
+        self.serving.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn start_draining(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
+    /// Over `performance.memory_limit_mb` by the last sample.
+    pub(crate) fn over_memory(&self) -> bool {
+        let limit = self.handle.config().performance.memory_limit_mb;
+        self.handle.telemetry().memory_over_limit(limit)
+    }
+
+    /// Why the node is not ready, or `None` when it is.
+    pub(crate) fn not_ready_reason(&self) -> Option<&'static str> {
+        if self.is_draining() {
+            Some("draining")
+        } else if !self.serving.load(Ordering::Acquire) || !self.handle.is_ready() {
+            Some("starting")
+        } else if self.over_memory() {
+            Some("over_memory")
+        } else {
+            None
+        }
+    }
+}
