@@ -147,7 +147,8 @@ def dockerfile():
 
 
 def version_tuple(v: str):
-    return tuple(int(x) for x in v.split("."))[:3]
+    parts = [int(x) for x in v.split(".")][:3]
+    return tuple(parts + [0] * (3 - len(parts)))
 
 
 def rust_version_covers_lock(docker_rust: str):
@@ -240,18 +241,36 @@ def manifests(cmd: list, binary: str):
     return prestops
 
 
-def run_prestop(cmd: list, port: int):
-    """Runs a shell preStop hook against the live node (port and first sleep rewritten):
-    with no session open it must end at once, with exit 0."""
+def run_prestop(cmd: list, port: int, token: str):
+    """Runs a shell preStop hook against the live node (port rewritten, first sleep 0,
+    session wait 2 s): it must wait while a live auction is open, and end at once when
+    none is."""
     if cmd[0] == "sleep":
         return
     script = re.sub(r"^\s*sleep \d+", "sleep 0", cmd[-1]).replace("127.0.0.1:4000", f"127.0.0.1:{port}")
-    t0 = time.monotonic()
-    r = subprocess.run([*cmd[:-1], script], capture_output=True, text=True, timeout=30)
-    took = time.monotonic() - t0
-    check(r.returncode == 0 and took < 3, f"the StatefulSet's preStop hook against the node: exit {r.returncode} "
-          f"after {took:.1f}s (want 0, at once with no session open): {r.stderr}")
-    log(f"ok   the StatefulSet's preStop hook sees no open session on the live node and ends ({took:.2f}s)")
+    script = re.sub(r"SESSIONS_WAIT=\d+", "SESSIONS_WAIT=2", script)
+
+    def hook():
+        t0 = time.monotonic()
+        r = subprocess.run([*cmd[:-1], script], capture_output=True, text=True, timeout=30)
+        check(r.returncode == 0, f"the StatefulSet's preStop hook exited {r.returncode}: {r.stderr}")
+        return time.monotonic() - t0
+
+    c = Client(port, token)
+    r = c.request("POST", "/api/auctions", {"id": "prestop-probe", "type": "first_price"})
+    waited = None
+    if r.status == 201:
+        time.sleep(0.3)  # the gauge is published on the workers' next tick
+        waited = hook()
+        check(waited >= 1.5, f"with a session open the preStop hook must wait (bounded), it ended after {waited:.2f}s")
+        r = c.request("POST", "/api/auctions/prestop-probe/close")
+        check(r.status == 200, f"closing the probe auction: {r!r}")
+        time.sleep(0.3)
+    took = hook()
+    check(took < 1.5, f"with no session open the preStop hook must end at once, it took {took:.2f}s")
+    log("ok   the StatefulSet's preStop hook against the live node: "
+        + (f"waits while a live auction is open ({waited:.1f}s, bound 2 s), " if waited else "")
+        + f"ends at once with none open ({took:.2f}s)")
 
 
 def compose(binary: str, cmd: list):
@@ -400,7 +419,7 @@ class Traffic(threading.Thread):
 
     def live_routes(self, i):
         """Live auctions, markets and variables, when the server has the routes."""
-        key = f"live-{i}"
+        key = f"auc-{i}"
         if self.live.get("auctions", True):
             r = self.req("auction create", "POST", "/api/auctions",
                          {"id": key, "type": "second_price", "reserve": 1}, ok=(201, 404, 405), key=key)
@@ -411,6 +430,7 @@ class Traffic(threading.Thread):
                     self.req("auction bid", "POST", f"/api/auctions/{aid}/bids",
                              {"agent_id": f"b{n}", "amount": amt}, key=aid)
                 self.req("auction close", "POST", f"/api/auctions/{aid}/close", key=aid)
+        key = f"mkt-{i}"
         if self.live.get("markets", True):
             r = self.req("market create", "POST", "/api/markets", {"id": key, "kind": "call"},
                          ok=(201, 404, 405), key=key)
@@ -422,6 +442,7 @@ class Traffic(threading.Thread):
                 self.req("market order", "POST", f"/api/markets/{mid}/orders",
                          {"agent_id": "b", "side": "buy", "quantity": 4, "limit": 6}, key=mid)
                 self.req("market clear", "POST", f"/api/markets/{mid}/clear", key=mid)
+        key = f"var-{i}"
         if self.live.get("variables", True):
             r = self.req("variable create", "POST", "/api/variables", {"name": key, "value": 1},
                          ok=(201, 404, 405), key=key)
@@ -483,7 +504,7 @@ def run(binary: str, tmp: Path, children: Children):
     log(f"ok   serving on 127.0.0.1:{port}; /api needs a token (401), /metrics is public ({ctype})")
 
     for pre in prestops:
-        run_prestop(pre, port)
+        run_prestop(pre, port, token)
 
     # 2) Prometheus with the shipped configuration, rewritten for this machine.
     prom_port = free_port()
