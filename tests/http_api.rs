@@ -80,8 +80,9 @@ fn one_shot_coordination_and_batch() {
         assert_eq!(m.status, 200);
         let v = m.json();
         assert_eq!(v["window"], "1m");
-        if v["count"].as_u64().unwrap_or(0) >= 2 {
-            assert!(v["successes"].as_u64().unwrap_or(0) >= 2, "{v}");
+        // Recorders publish independently: wait for both successful calls.
+        if v["successes"].as_u64().unwrap_or(0) >= 2 {
+            assert!(v["count"].as_u64().unwrap_or(0) >= 2, "{v}");
             break;
         }
         assert!(
@@ -198,7 +199,7 @@ fn registry_capacity_is_a_capacity_error() {
         assert_eq!(code, "capacity");
     }
     let h = s.get("/health").json();
-    assert_eq!(h["services"]["agent_registry"], "degraded");
+    assert_eq!(h["services"]["agent_registry"], "saturated");
     assert_eq!(h["status"], "degraded");
 }
 

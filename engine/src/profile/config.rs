@@ -100,7 +100,7 @@ settings! {
         /// Interval between telemetry exports (written in ms).
         export_interval: Duration as u64 => Millis = ms(60_000), ms(10);
         /// Serve the dashboard data endpoint.
-        dashboard_enabled: bool as bool => Flag = false, true;
+        dashboard_enabled: bool as bool => Flag = true, true;
         /// Record telemetry events.
         telemetry_enabled: bool as bool => Flag = true, true;
         /// Export metrics (`/metrics`).

@@ -118,12 +118,12 @@ pub(crate) fn evaluate(shared: &Shared) -> EngineHealth {
     let saturated = sessions >= cfg.coordination.max_concurrent_coordinations;
 
     let mut services = BTreeMap::new();
-    let core = if draining {
+    let core = if up == 0 {
+        ServiceHealth::Down
+    } else if draining {
         ServiceHealth::Draining
     } else if up == workers.len() {
         ServiceHealth::Up
-    } else if up == 0 {
-        ServiceHealth::Down
     } else {
         ServiceHealth::Degraded
     };

@@ -14,6 +14,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+/// How soon an idle worker with retired records still unfreed wakes to flush.
+const RECLAIM_RETRY: Duration = Duration::from_millis(10);
+
 /// What a worker reports when its thread ends.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorkerExit {
@@ -157,8 +160,15 @@ impl Worker {
                     for w in &mut self.writers {
                         w.flush();
                     }
+                    let backlog = shared.registry.retired_backlog() as u64;
+                    self.rec.set_reclaim_backlog(backlog);
                     self.rec.record_park();
-                    let timeout = self.next_timer().saturating_duration_since(Instant::now());
+                    let mut timeout = self.next_timer().saturating_duration_since(Instant::now());
+                    if backlog > 0 {
+                        // Retired records are freed only as epochs advance: come
+                        // back soon to flush again, so the backlog drains at rest.
+                        timeout = timeout.min(RECLAIM_RETRY);
+                    }
                     let status = &shared.status[self.index];
                     status.parked.store(true, Ordering::Release);
                     inbox.park(seen, Some(timeout.max(Duration::from_millis(1))));

@@ -47,11 +47,13 @@ pub struct MemoryStats {
 }
 
 impl MemoryStats {
-    /// Bytes used for admission control: allocator `allocated` when known, else RSS.
+    /// Bytes used for admission control: the process's resident set when known
+    /// (what an orchestrator's memory limit counts, and right whichever allocator
+    /// the process installed), else the allocator's `allocated`.
     pub fn used_bytes(&self) -> Option<u64> {
-        self.allocator
-            .map(|a| a.allocated)
-            .or(self.process.resident_bytes)
+        self.process
+            .resident_bytes
+            .or(self.allocator.map(|a| a.allocated))
     }
 }
 

@@ -7,12 +7,14 @@ use crate::http::state::AppState;
 use http::StatusCode;
 use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use http::request::Parts;
+use mabeam_engine::api::{EngineError, HealthStatus, ServiceHealth};
 use mabeam_engine::telemetry::{CONTENT_TYPE as PROMETHEUS, PREFIX, Window};
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// Wall-clock milliseconds since the Unix epoch (the engine's time base).
 pub(crate) fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -20,107 +22,37 @@ pub(crate) fn unix_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// A component's state in `/health`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum ServiceState {
-    Up,
-    Draining,
-    Degraded,
-    Down,
-}
-
-#[derive(Debug, Serialize)]
-struct Services {
-    core: ServiceState,
-    agent_registry: ServiceState,
-    coordination: ServiceState,
-    telemetry: ServiceState,
-}
-
 #[derive(Debug, Serialize)]
 struct HealthBody<'a> {
-    status: &'static str,
+    status: HealthStatus,
     node: &'a str,
-    services: Services,
-    workers: usize,
+    services: &'a std::collections::BTreeMap<&'static str, ServiceHealth>,
+    workers: &'a [mabeam_engine::api::WorkerHealth],
     agents: usize,
     ready: bool,
 }
 
-/// The workers' state from their heartbeats: a worker beats at least once per
-/// `min(agent_registry.health_check_interval, performance.gc_frequency)` even when idle.
-/// Older than two periods plus `health_monitoring.health_check_timeout`: degraded; older
-/// than `unhealthy_threshold` times that, or exited: down.
-pub(crate) fn core_state(state: &AppState, now_ms: u64) -> ServiceState {
-    let cfg = state.handle.config();
-    let period = cfg
-        .agent_registry
-        .health_check_interval
-        .min(cfg.performance.gc_frequency);
-    let degraded_after =
-        u64::try_from((period * 2 + cfg.health_monitoring.health_check_timeout).as_millis())
-            .unwrap_or(u64::MAX);
-    let down_after =
-        degraded_after.saturating_mul(u64::from(cfg.health_monitoring.unhealthy_threshold));
-    let mut worst = ServiceState::Up;
-    for (_pinned, beat_ms, exited) in state.handle.worker_status() {
-        let age = now_ms.saturating_sub(beat_ms);
-        let s = if exited || age > down_after {
-            ServiceState::Down
-        } else if age > degraded_after {
-            ServiceState::Degraded
-        } else {
-            ServiceState::Up
-        };
-        worst = worst.max(s);
-    }
-    worst
-}
-
+/// The engine's own health (`Handle::health`: worker heartbeats, memory, limits),
+/// with this server's drain on top: once SIGTERM arrives, `core` reads `draining`.
 fn health_body(state: &AppState) -> (StatusCode, Vec<u8>) {
     let handle = &state.handle;
-    let cfg = handle.config();
-    let draining = state.is_draining() || !handle.is_ready();
-    let agents = handle.agent_count();
-    let services = Services {
-        core: core_state(state, unix_ms()),
-        agent_registry: if agents >= cfg.effective_max_agents() {
-            ServiceState::Degraded
-        } else {
-            ServiceState::Up
-        },
-        coordination: if draining {
-            ServiceState::Draining
-        } else {
-            ServiceState::Up
-        },
-        telemetry: if state.over_memory() {
-            ServiceState::Degraded
-        } else {
-            ServiceState::Up
-        },
-    };
-    let worst = [
-        services.core,
-        services.agent_registry,
-        services.coordination,
-        services.telemetry,
-    ]
-    .into_iter()
-    .max()
-    .unwrap_or(ServiceState::Up);
-    let (status, code) = match worst {
-        ServiceState::Up | ServiceState::Draining => ("healthy", StatusCode::OK),
-        ServiceState::Degraded => ("degraded", StatusCode::OK),
-        ServiceState::Down => ("unhealthy", StatusCode::SERVICE_UNAVAILABLE),
+    let mut health = handle.health();
+    if state.is_draining() && health.services.get("core") == Some(&ServiceHealth::Up) {
+        health.services.insert("core", ServiceHealth::Draining);
+        if health.status == HealthStatus::Healthy {
+            health.status = HealthStatus::Degraded;
+        }
+    }
+    let code = match health.status {
+        HealthStatus::Unhealthy => StatusCode::SERVICE_UNAVAILABLE,
+        HealthStatus::Healthy | HealthStatus::Degraded => StatusCode::OK,
     };
     let body = HealthBody {
-        status,
+        status: health.status,
         node: &state.node_id,
-        services,
-        workers: handle.workers(),
-        agents,
+        services: &health.services,
+        workers: &health.workers,
+        agents: handle.agent_count(),
         ready: state.not_ready_reason().is_none(),
     };
     let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| br#"{"status":"unhealthy"}"#.to_vec());
@@ -203,10 +135,16 @@ pub(crate) fn coordination_metrics(
     });
     let summary = state
         .handle
-        .telemetry()
-        .coordination_metrics(protocol.as_deref(), window, unix_ms())
-        .map_err(|e| {
-            ApiError::bad_request("invalid_field", e.to_string()).with_field("protocol")
+        .coordination_metrics(protocol.as_deref(), window)
+        .map_err(|e| match e {
+            EngineError::InvalidInput(m) => {
+                ApiError::bad_request("invalid_field", m).with_field("protocol")
+            }
+            other => ApiError::new(
+                StatusCode::from_u16(other.status()).unwrap_or(StatusCode::NOT_FOUND),
+                other.code(),
+                other.to_string(),
+            ),
         })?;
     Ok(json(StatusCode::OK, &summary))
 }
@@ -253,32 +191,30 @@ mod tests {
         assert_eq!(code, StatusCode::OK);
         assert_eq!(v["status"], "healthy");
         assert_eq!(v["node"], "n1");
-        assert_eq!(core_state(&s, unix_ms()), ServiceState::Up);
         s.start_draining();
         let (code, v) = body(ready(&s));
         assert_eq!(
             (code, v["reason"].as_str()),
             (StatusCode::SERVICE_UNAVAILABLE, Some("draining"))
         );
-        assert_eq!(body(health(&s)).1["services"]["coordination"], "draining");
+        assert_eq!(body(health(&s)).1["services"]["core"], "draining");
         drop(s);
         engine.shutdown();
     }
 
     #[test]
-    fn stale_or_exited_workers_are_down() {
+    fn exited_workers_make_the_node_unhealthy() {
         let engine = Engine::start(Config::test_min()).unwrap();
         let s = state(&engine);
-        // An hour from now every heartbeat is far overdue.
-        assert_eq!(core_state(&s, unix_ms() + 3_600_000), ServiceState::Down);
-        let handle = engine.handle();
         engine.shutdown();
-        assert!(handle.worker_status().iter().all(|w| w.2));
-        assert_eq!(core_state(&s, unix_ms()), ServiceState::Down);
         let (code, v) = body(health(&s));
         assert_eq!(
-            (code, v["status"].as_str()),
-            (StatusCode::SERVICE_UNAVAILABLE, Some("unhealthy"))
+            (code, v["status"].as_str(), v["services"]["core"].as_str()),
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some("unhealthy"),
+                Some("down")
+            )
         );
     }
 }
