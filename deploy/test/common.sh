@@ -51,6 +51,7 @@ need_pkg() {
 }
 
 # A python3 with PyYAML (installed with pip when missing).
+export PYTHONDONTWRITEBYTECODE=1
 PY="$(command -v python3)"
 if ! "$PY" -c 'import yaml' 2>/dev/null; then
   echo "installing PyYAML"
