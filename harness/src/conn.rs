@@ -406,6 +406,11 @@ pub async fn run_http(plan: &Plan, target: &HttpTarget, rec: &ThreadRec, conn_id
                                 break;
                             };
                             finish(plan, rec, &f, t, Some(p.status), Failure::Status);
+                            if f.intended >= plan.measure_start
+                                && let Some(node) = c.node()
+                            {
+                                rec.interval.borrow_mut().nodes.add(node, 1);
+                            }
                             if p.close {
                                 fail_all(plan, rec, &mut inflight, Failure::Io);
                                 conn = None;

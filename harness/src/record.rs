@@ -126,6 +126,8 @@ pub struct Interval {
     pub warmup: u64,
     /// Requests due in the measured phase but never sent (the window closed first).
     pub unsent: u64,
+    /// Measured answers by the node that gave them (`X-Mabeam-Node`).
+    pub nodes: NodeCounts,
     /// The sending thread's index.
     pub thread: usize,
     /// The thread's last interval: it has finished.
@@ -147,6 +149,7 @@ impl Interval {
             clamped: 0,
             warmup: 0,
             unsent: 0,
+            nodes: NodeCounts::default(),
             thread: 0,
             last: false,
         }
@@ -204,6 +207,7 @@ impl Interval {
         self.clamped += o.clamped;
         self.warmup += o.warmup;
         self.unsent += o.unsent;
+        self.nodes.merge(&o.nodes);
     }
 
     /// With a single entry, copies the overall latency into the entry's histogram
@@ -230,7 +234,65 @@ impl Interval {
         self.clamped = 0;
         self.warmup = 0;
         self.unsent = 0;
+        self.nodes.reset();
         self.last = false;
+    }
+}
+
+/// Most distinct node names counted; answers from further nodes count as `other`.
+pub const NODES_MAX: usize = 64;
+
+/// Answers per node, from the `X-Mabeam-Node` response header: how a cluster's proxy
+/// spread the run's keys. Names are kept in first-seen order; a handful of nodes makes a
+/// linear search the fastest lookup.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeCounts {
+    /// `(node, answers)`, at most [`NODES_MAX`] names.
+    pub named: Vec<(String, u64)>,
+    /// Answers from nodes beyond the first [`NODES_MAX`].
+    pub other: u64,
+}
+
+impl NodeCounts {
+    /// Counts `n` answers from `node`.
+    pub fn add(&mut self, node: &[u8], n: u64) {
+        if let Some(e) = self.named.iter_mut().find(|(k, _)| k.as_bytes() == node) {
+            e.1 += n;
+        } else if self.named.len() < NODES_MAX {
+            self.named
+                .push((String::from_utf8_lossy(node).into_owned(), n));
+        } else {
+            self.other += n;
+        }
+    }
+
+    /// Adds `o` into `self`.
+    pub fn merge(&mut self, o: &NodeCounts) {
+        for (k, v) in &o.named {
+            self.add(k.as_bytes(), *v);
+        }
+        self.other += o.other;
+    }
+
+    /// Forgets the counts, keeping the names' storage.
+    pub fn reset(&mut self) {
+        self.named.clear();
+        self.other = 0;
+    }
+
+    /// Answers that named a node.
+    pub fn total(&self) -> u64 {
+        self.named.iter().map(|(_, v)| v).sum::<u64>() + self.other
+    }
+
+    /// `(node, answers)` sorted by node name, `other` last when non-zero.
+    pub fn sorted(&self) -> Vec<(String, u64)> {
+        let mut v = self.named.clone();
+        v.sort();
+        if self.other > 0 {
+            v.push(("other".to_owned(), self.other));
+        }
+        v
     }
 }
 
@@ -267,6 +329,27 @@ impl SecondPoint {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn node_counts_merge_sort_and_cap() {
+        let mut a = super::NodeCounts::default();
+        a.add(b"mabeam-1", 2);
+        a.add(b"mabeam-0", 1);
+        let mut b = super::NodeCounts::default();
+        b.add(b"mabeam-1", 3);
+        for i in 0..super::NODES_MAX {
+            b.add(format!("n{i:02}").as_bytes(), 1);
+        }
+        a.merge(&b);
+        assert_eq!(a.named.len(), super::NODES_MAX);
+        assert_eq!(a.total(), 3 + 3 + super::NODES_MAX as u64);
+        let sorted = a.sorted();
+        assert_eq!(sorted[0], ("mabeam-0".to_owned(), 1));
+        assert_eq!(sorted[1], ("mabeam-1".to_owned(), 5));
+        assert_eq!(sorted.last().unwrap().0, "other");
+        a.reset();
+        assert_eq!(a.total(), 0);
+    }
+
     use super::*;
 
     #[test]

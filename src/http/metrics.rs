@@ -286,6 +286,41 @@ pub(crate) fn record_coordination(
     });
 }
 
+/// Records what a cleared one-shot auction or market adds to the auction and market
+/// families: auctions by type, bids, auction duration and efficiency; market volume,
+/// clearing price and efficiency (the dashboard's efficiency panels read these).
+pub(crate) fn record_clearing(
+    req: &mabeam_engine::coord::CoordinationRequest,
+    outcome: &mabeam_engine::coord::CoordinationOutcome,
+    elapsed: Duration,
+) {
+    use mabeam_engine::coord::{
+        AuctionOutcome as A, CoordinationOutcome as O, CoordinationRequest as R,
+    };
+    use mabeam_engine::telemetry::{AuctionType as T, Counter};
+    with_recorder(|rec| match (req, outcome) {
+        (R::Auction(spec), O::Auction(a)) => {
+            let bids = u64::try_from(spec.bids.len()).unwrap_or(u64::MAX);
+            let (kind, efficiency) = match a {
+                A::FirstPrice(o) => (Some(T::FirstPrice), o.efficiency),
+                A::SecondPrice(o) => (Some(T::SecondPrice), o.efficiency),
+                A::English(o) => (Some(T::English), o.efficiency),
+                A::Dutch(o) => (Some(T::Dutch), o.efficiency),
+                A::Combinatorial(o) => (Some(T::Combinatorial), o.efficiency),
+                A::MultiUnit(o) => (None, o.efficiency),
+            };
+            match kind {
+                Some(k) => rec.record_auction(k, bids, elapsed, Some(efficiency)),
+                None => rec.add(Counter::AuctionBids, bids),
+            }
+        }
+        (_, O::Market(m)) => {
+            rec.record_market(m.volume, m.clearing_price.map(|p| p.0), Some(m.efficiency));
+        }
+        _ => {}
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

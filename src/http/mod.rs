@@ -18,6 +18,7 @@ pub(crate) mod auth;
 pub(crate) mod body;
 pub(crate) mod conn;
 pub(crate) mod idempotency;
+pub(crate) mod key;
 pub(crate) mod listener;
 pub(crate) mod metrics;
 pub(crate) mod reply;

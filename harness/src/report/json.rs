@@ -78,6 +78,12 @@ pub fn render(r: &Report<'_>) -> Value {
             "clamped": t.clamped,
         },
         "bytes_read": t.bytes,
+        "nodes": t
+            .nodes
+            .sorted()
+            .into_iter()
+            .map(|(n, v)| (n, serde_json::Value::from(v)))
+            .collect::<serde_json::Map<String, serde_json::Value>>(),
         "latency_us": hist(&t.latency),
         "service_us": hist(&t.service),
         "send_lag_us": hist(&t.lag),

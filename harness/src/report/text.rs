@@ -107,6 +107,16 @@ pub fn render(r: &Report<'_>) -> String {
             t.unsent
         );
     }
+    let answered = t.nodes.total();
+    if answered > 0 {
+        let per: Vec<String> = t
+            .nodes
+            .sorted()
+            .iter()
+            .map(|(n, v)| format!("{n} {v} ({:.1}%)", 100.0 * *v as f64 / answered as f64))
+            .collect();
+        let _ = writeln!(o, "  Answered by (X-Mabeam-Node): {}", per.join(", "));
+    }
     let f = &t.failures;
     if f.total() > 0 {
         let _ = writeln!(

@@ -71,7 +71,13 @@ pub struct Parsed {
     pub len: usize,
     /// The server will close the connection after it.
     pub close: bool,
+    /// Where the `X-Mabeam-Node` value lies in the response (offset from its start,
+    /// length), when the header is there and at most [`NODE_MAX_BYTES`] long.
+    pub node: Option<(usize, usize)>,
 }
+
+/// Longest `X-Mabeam-Node` value kept.
+pub const NODE_MAX_BYTES: usize = 64;
 
 /// Why a response could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -98,6 +104,7 @@ pub fn parse_response(buf: &[u8], head_request: bool) -> Result<Option<Parsed>, 
     let mut content_length: Option<usize> = None;
     let mut chunked = false;
     let mut close = res.version == Some(0);
+    let mut node = None;
     for h in res.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
             let v = std::str::from_utf8(h.value)
@@ -112,6 +119,12 @@ pub fn parse_response(buf: &[u8], head_request: bool) -> Result<Option<Parsed>, 
                 .any(|w| w.eq_ignore_ascii_case(b"chunked"));
         } else if h.name.eq_ignore_ascii_case("connection") {
             close = h.value.eq_ignore_ascii_case(b"close");
+        } else if h.name.eq_ignore_ascii_case("x-mabeam-node") && h.value.len() <= NODE_MAX_BYTES {
+            // The value borrows from `buf`: its offset is the distance between the starts.
+            let at = (h.value.as_ptr() as usize).wrapping_sub(buf.as_ptr() as usize);
+            if at + h.value.len() <= head {
+                node = Some((at, h.value.len()));
+            }
         }
     }
     if head_request || status == 204 || status == 304 || (100..200).contains(&status) {
@@ -119,6 +132,7 @@ pub fn parse_response(buf: &[u8], head_request: bool) -> Result<Option<Parsed>, 
             status,
             len: head,
             close,
+            node,
         }));
     }
     if chunked {
@@ -127,6 +141,7 @@ pub fn parse_response(buf: &[u8], head_request: bool) -> Result<Option<Parsed>, 
                 status,
                 len: head + n,
                 close,
+                node,
             })),
             None => Ok(None),
         };
@@ -136,6 +151,7 @@ pub fn parse_response(buf: &[u8], head_request: bool) -> Result<Option<Parsed>, 
             status,
             len: head + n,
             close,
+            node,
         })),
         Some(_) => Ok(None),
         None => Err(ParseError::NoLength),
@@ -184,6 +200,9 @@ pub struct Conn {
     buf: Vec<u8>,
     filled: usize,
     start: usize,
+    /// The last response's `X-Mabeam-Node` value (`node_len` bytes of it).
+    node: [u8; NODE_MAX_BYTES],
+    node_len: Option<usize>,
 }
 
 impl Conn {
@@ -200,6 +219,8 @@ impl Conn {
             buf: vec![0; 16 << 10],
             filled: 0,
             start: 0,
+            node: [0; NODE_MAX_BYTES],
+            node_len: None,
         })
     }
 
@@ -212,6 +233,11 @@ impl Conn {
     pub fn next_response(&mut self, head_request: bool) -> Result<Option<Parsed>, ParseError> {
         let r = parse_response(&self.buf[self.start..self.filled], head_request)?;
         if let Some(p) = r {
+            self.node_len = p.node.map(|(at, len)| {
+                let from = self.start + at;
+                self.node[..len].copy_from_slice(&self.buf[from..from + len]);
+                len
+            });
             self.start += p.len;
             if self.start == self.filled {
                 self.start = 0;
@@ -219,6 +245,11 @@ impl Conn {
             }
         }
         Ok(r)
+    }
+
+    /// The `X-Mabeam-Node` value of the response [`Conn::next_response`] last returned.
+    pub fn node(&self) -> Option<&[u8]> {
+        self.node_len.map(|len| &self.node[..len])
     }
 
     /// Reads more bytes (cancel-safe). `Ok(0)` means the server closed.
@@ -343,6 +374,27 @@ fn decode_body(whole: &[u8], head: usize) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_the_node_header() {
+        let r = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Mabeam-Node: mabeam-2\r\n\r\nok";
+        let p = parse_response(r, false).unwrap().unwrap();
+        let (at, len) = p.node.unwrap();
+        assert_eq!(&r[at..at + len], b"mabeam-2");
+        let r = b"HTTP/1.1 204 No\r\n\r\n";
+        assert_eq!(parse_response(r, false).unwrap().unwrap().node, None);
+        let long = format!(
+            "HTTP/1.1 204 No\r\nx-mabeam-node: {}\r\n\r\n",
+            "n".repeat(65)
+        );
+        assert_eq!(
+            parse_response(long.as_bytes(), false)
+                .unwrap()
+                .unwrap()
+                .node,
+            None
+        );
+    }
 
     #[test]
     fn parses_lengths() {

@@ -2,7 +2,7 @@
 //! `POST /api/coordinate/batch` (cleared together on the engine's clearing pool).
 
 use crate::http::body;
-use crate::http::metrics::record_coordination;
+use crate::http::metrics::{record_clearing, record_coordination};
 use crate::http::reply::{ApiError, Reply, json};
 use crate::http::state::{AppState, BATCH_REQUESTS_MAX};
 use http::StatusCode;
@@ -28,6 +28,9 @@ fn efficiency(o: &CoordinationOutcome) -> Option<f64> {
 fn record(req: &CoordinationRequest, res: &Result<CoordinationOutcome, CoordError>, d: Duration) {
     let eff = res.as_ref().ok().and_then(efficiency);
     record_coordination(req.protocol(), res.is_ok(), d, eff);
+    if let Ok(outcome) = res {
+        record_clearing(req, outcome, d);
+    }
 }
 
 /// `POST /api/coordinate`: one request, cleared right here.

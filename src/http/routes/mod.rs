@@ -11,6 +11,7 @@ mod variables;
 use crate::http::auth::Principal;
 use crate::http::body;
 use crate::http::idempotency::{self, Begin, Idempotency, Stored};
+use crate::http::key;
 use crate::http::reply::{ApiError, Reply, bytes_reply};
 use crate::http::router::Route;
 use crate::http::state::AppState;
@@ -142,7 +143,7 @@ pub(crate) async fn dispatch(route: Route<'_>, mut call: Call<'_>) -> Result<Rep
             coordinate::batch(call.state, &bytes).await
         }
         Route::AgentCreate => {
-            let bytes = call.bytes().await?;
+            let bytes = key::fill_id(call.bytes().await?, "id", &call.parts.headers)?;
             agents::create(call.state, call.principal, &bytes).await
         }
         Route::AgentList => agents::list(call.state, call.parts),
@@ -151,7 +152,7 @@ pub(crate) async fn dispatch(route: Route<'_>, mut call: Call<'_>) -> Result<Rep
         Route::AgentLifecycle(id, op) => agents::lifecycle(call.state, id, op).await,
         Route::AgentHealth(id) => agents::health(call.state, id),
         Route::AuctionOpen => {
-            let bytes = call.bytes().await?;
+            let bytes = key::fill_id(call.bytes().await?, "id", &call.parts.headers)?;
             sessions::open_auction(call.state, &bytes).await
         }
         Route::AuctionGet(id) => sessions::auction(call.state, id).await,
@@ -161,7 +162,7 @@ pub(crate) async fn dispatch(route: Route<'_>, mut call: Call<'_>) -> Result<Rep
         }
         Route::AuctionClose(id) => sessions::close_auction(call.state, id).await,
         Route::MarketOpen => {
-            let bytes = call.bytes().await?;
+            let bytes = key::fill_id(call.bytes().await?, "id", &call.parts.headers)?;
             sessions::open_market(call.state, &bytes).await
         }
         Route::MarketGet(id) => sessions::market(call.state, id).await,
@@ -171,7 +172,7 @@ pub(crate) async fn dispatch(route: Route<'_>, mut call: Call<'_>) -> Result<Rep
         }
         Route::MarketClear(id) => sessions::clear_market(call.state, id).await,
         Route::ConsensusOpen => {
-            let bytes = call.bytes().await?;
+            let bytes = key::fill_id(call.bytes().await?, "id", &call.parts.headers)?;
             sessions::open_consensus(call.state, &bytes).await
         }
         Route::ConsensusGet(id) => sessions::consensus(call.state, id).await,
@@ -184,7 +185,7 @@ pub(crate) async fn dispatch(route: Route<'_>, mut call: Call<'_>) -> Result<Rep
         Route::SessionGet(id) => sessions::get(call.state, id).await,
         Route::SessionCancel(id) => sessions::cancel(call.state, id).await,
         Route::VariableCreate => {
-            let bytes = call.bytes().await?;
+            let bytes = key::fill_id(call.bytes().await?, "name", &call.parts.headers)?;
             variables::create(call.state, call.principal, &bytes).await
         }
         Route::VariableGet(name) => variables::get(call.state, name).await,
