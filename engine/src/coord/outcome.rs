@@ -451,7 +451,8 @@ mod tests {
             assert_eq!(back, id);
         }
         assert_ne!(AgentId::from("a"), AgentId::from("a\0"));
-        assert!(AgentId::from("a") < AgentId::from("b"));
+        let (a, b) = (AgentId::from("a"), AgentId::from("b"));
+        assert!(a < b);
         let set: HashSet<AgentId> = ["a", "b"].into_iter().map(AgentId::from).collect();
         assert!(set.contains("a") && !set.contains("c"));
         assert!(serde_json::from_str::<AgentId>("12").is_err());
