@@ -4,7 +4,7 @@
 //!   a sort-everything sealed bid. Goal: 100 bids within 5x the bare pass.
 //! - `call_market/*`: the exact O(n log n) call auction vs a 101-point price-grid scan.
 //!   Goal: >= 10x faster at 10k orders (`exact_clearing`: price, volume and per-order fills;
-//!   `exact_outcome` adds the fills list with cloned agent ids). The grid is also inexact: with limits 6.03 (sell) and
+//!   `exact_outcome` adds the JSON-ready fills list, ids copied inline). The grid is also inexact: with limits 6.03 (sell) and
 //!   6.08 (buy) no grid point over [0, 10] clears anything, while the exact clearing trades
 //!   at 6.055 (see `market::call` test `exact_where_a_price_grid_is_not`).
 //! - `combinatorial/*`: branch and bound at 20 items and 200 bids vs a greedy by amount per
@@ -161,7 +161,7 @@ fn bench_call_market(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("exact_clearing", n), &o, |b, o| {
             b.iter(|| call::clearing(black_box(o)))
         });
-        // The full JSON-ready outcome: also clones every filled agent id into the fills.
+        // The full JSON-ready outcome: also copies every filled agent id (inline) into the fills.
         g.bench_with_input(BenchmarkId::new("exact_outcome", n), &o, |b, o| {
             b.iter(|| call::clear(black_box(o)))
         });

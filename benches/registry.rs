@@ -1,14 +1,16 @@
 //! Registry benchmarks, each beside its peers on the same workload in the same run:
 //! `dashmap::DashMap`, `scc::HashMap`, `papaya::HashMap` and
 //! `parking_lot::RwLock<std::collections::HashMap>`, all keyed by the same `String` ids and
-//! holding the same `AgentRecord` values. Peers use their default hashers (SipHash);
-//! `dashmap_idhash` and `rwlock_idhash` are the same peers hashing with the registry's own
-//! id hash, to show how much of the difference is the hash function.
+//! holding the same `AgentRecord` values. Peers use their default hashers (std's
+//! `RandomState`, SipHash, for all four); `{peer}_idhash` are the same
+//! peers hashing with the registry's own id hash, to show how much of the difference is
+//! the hash function.
 //!
 //! - `registry_lookup/{target}/{threads}`: 95% reads (read `state` and `restarts` of a
 //!   random agent in place, no copy), 5% writes (bump `restarts` of an agent the thread
-//!   owns; ours goes through the shard's `ShardWriter`). `ours_by_ref` reads by `AgentRef`
-//!   instead of by id.
+//!   owns; ours goes through the shard's `ShardWriter`). `ours` reads by id with
+//!   `Registry::with` (borrow), `ours_get` with `Registry::get` (an owned copy: clones the
+//!   spec's `Arc`, allocates nothing), `ours_by_ref` by `AgentRef`.
 //! - `registry_churn/{target}/{threads}`: one full lifecycle per iteration: register,
 //!   starting, running, stopping, stopped, deregister.
 //!
@@ -99,10 +101,21 @@ trait Target: Sync {
     fn churn(&self, w: &mut Self::W, id: &str, n: usize);
 }
 
+/// How `Ours` reads.
+#[derive(Clone, Copy)]
+enum Read {
+    /// `Registry::with(id)`.
+    With,
+    /// `Registry::get(id)`: an owned copy.
+    Get,
+    /// `Registry::with_ref(handle)`.
+    ByRef,
+}
+
 struct Ours {
     registry: Registry,
     refs: Vec<AgentRef>,
-    by_ref: bool,
+    read: Read,
 }
 
 impl Target for Ours {
@@ -110,10 +123,10 @@ impl Target for Ours {
     #[inline]
     fn read(&self, id: &str, n: usize) -> u32 {
         let f = |r: &AgentRecord| r.restarts + r.state as u32;
-        if self.by_ref {
-            self.registry.with_ref(self.refs[n], f).unwrap_or(0)
-        } else {
-            self.registry.with(id, f).unwrap_or(0)
+        match self.read {
+            Read::With => self.registry.with(id, f).unwrap_or(0),
+            Read::Get => self.registry.get(id).map_or(0, |r| f(&r)),
+            Read::ByRef => self.registry.with_ref(self.refs[n], f).unwrap_or(0),
         }
     }
     fn write(&self, w: &mut ShardWriter, id: &str) {
@@ -164,8 +177,10 @@ impl<S: std::hash::BuildHasher + Clone + Send + Sync> Target for Dash<S> {
     }
 }
 
-struct Scc(scc::HashMap<String, AgentRecord>);
-impl Target for Scc {
+struct Scc<S: std::hash::BuildHasher = std::hash::RandomState>(
+    scc::HashMap<String, AgentRecord, S>,
+);
+impl<S: std::hash::BuildHasher + Send + Sync> Target for Scc<S> {
     type W = ();
     #[inline]
     fn read(&self, id: &str, _: usize) -> u32 {
@@ -185,8 +200,8 @@ impl Target for Scc {
     }
 }
 
-struct Papaya(papaya::HashMap<String, AgentRecord>);
-impl Target for Papaya {
+struct Papaya<S = std::hash::RandomState>(papaya::HashMap<String, AgentRecord, S>);
+impl<S: std::hash::BuildHasher + Send + Sync> Target for Papaya<S> {
     type W = ();
     #[inline]
     fn read(&self, id: &str, _: usize) -> u32 {
@@ -307,14 +322,20 @@ fn churn_run<T: Target>(
     })
 }
 
-fn idhash_peers(ids: &[String]) -> (Dash<IdHash>, Locked<IdHash>) {
+type IdHashPeers = (Dash<IdHash>, Scc<IdHash>, Papaya<IdHash>, Locked<IdHash>);
+
+fn idhash_peers(ids: &[String]) -> IdHashPeers {
     let dash = Dash(dashmap::DashMap::with_hasher(IdHash::default()));
+    let scc_map = Scc(scc::HashMap::with_hasher(IdHash::default()));
+    let pap = Papaya(papaya::HashMap::with_hasher(IdHash::default()));
     let mut plain = HashMap::with_hasher(IdHash::default());
     for (n, id) in ids.iter().enumerate() {
         dash.0.insert(id.clone(), record(id, n));
+        let _ = scc_map.0.insert_sync(id.clone(), record(id, n));
+        pap.0.pin().insert(id.clone(), record(id, n));
         plain.insert(id.clone(), record(id, n));
     }
-    (dash, Locked(RwLock::new(plain)))
+    (dash, scc_map, pap, Locked(RwLock::new(plain)))
 }
 
 fn peers(ids: &[String]) -> (Dash, Scc, Papaya, Locked) {
@@ -356,12 +377,15 @@ fn bench_lookup(c: &mut Criterion) {
         let (registry, mut writers, refs) = ours(threads, &ids);
         let (dash, scc_map, pap, locked) = peers(&ids);
         let mut units = vec![(); threads];
-        for by_ref in [false, true] {
-            let name = if by_ref { "ours_by_ref" } else { "ours" };
+        for (name, read) in [
+            ("ours", Read::With),
+            ("ours_get", Read::Get),
+            ("ours_by_ref", Read::ByRef),
+        ] {
             let target = Ours {
                 registry: registry.clone(),
                 refs: refs.clone(),
-                by_ref,
+                read,
             };
             group.bench_function(BenchmarkId::new(name, threads), |b| {
                 b.iter_custom(|iters| lookup_run(&target, &mut writers, &ids, &ops, iters))
@@ -379,9 +403,15 @@ fn bench_lookup(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("rwlock_hashmap", threads), |b| {
             b.iter_custom(|iters| lookup_run(&locked, &mut units, &ids, &ops, iters))
         });
-        let (dash_fast, locked_fast) = idhash_peers(&ids);
+        let (dash_fast, scc_fast, pap_fast, locked_fast) = idhash_peers(&ids);
         group.bench_function(BenchmarkId::new("dashmap_idhash", threads), |b| {
             b.iter_custom(|iters| lookup_run(&dash_fast, &mut units, &ids, &ops, iters))
+        });
+        group.bench_function(BenchmarkId::new("scc_idhash", threads), |b| {
+            b.iter_custom(|iters| lookup_run(&scc_fast, &mut units, &ids, &ops, iters))
+        });
+        group.bench_function(BenchmarkId::new("papaya_idhash", threads), |b| {
+            b.iter_custom(|iters| lookup_run(&pap_fast, &mut units, &ids, &ops, iters))
         });
         group.bench_function(BenchmarkId::new("rwlock_idhash", threads), |b| {
             b.iter_custom(|iters| lookup_run(&locked_fast, &mut units, &ids, &ops, iters))
@@ -405,7 +435,7 @@ fn bench_churn(c: &mut Criterion) {
         let target = Ours {
             registry,
             refs,
-            by_ref: false,
+            read: Read::With,
         };
         group.bench_function(BenchmarkId::new("ours", threads), |b| {
             b.iter_custom(|iters| churn_run(&target, &mut writers, &keys, iters))

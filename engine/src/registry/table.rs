@@ -7,16 +7,15 @@ use super::error::RegistryError;
 use super::id::{hash_id, shard_for_hash};
 use super::record::{AgentFilter, AgentRecord, AgentRef, SHARDS_MAX, SLOTS_MAX};
 use super::writer::ShardWriter;
-use crate::sync::epoch::{Backlog, EpochBox, Guard, pin};
-use crate::sync::index::NameIndex;
+use crate::sync::epoch::{Backlog, Guard, pin};
+use crate::sync::index::{KeyedSlots, SlotsWriter};
 use crate::sync::primitive::{AtomicUsize, CachePadded, Ordering};
 
 /// One shard's published state: written only by its [`ShardWriter`], read by anyone.
 pub(crate) struct Shard {
-    /// Preallocated slots; each holds the current record of one agent, or nothing.
-    pub(crate) slots: Box<[EpochBox<Entry>]>,
-    /// Id hash -> slot.
-    pub(crate) index: NameIndex,
+    /// Preallocated slots, each holding the current record of one agent or nothing, and
+    /// the id hash index whose buckets point at the records.
+    pub(crate) table: KeyedSlots<Entry>,
     /// Agents published in this shard.
     pub(crate) live: CachePadded<AtomicUsize>,
     /// Slots at or beyond this index have never been used (bounds `list` scans).
@@ -35,17 +34,7 @@ impl Shard {
         hash: u64,
         guard: &'g Guard,
     ) -> Option<(u32, &'g Entry)> {
-        let mut found = None;
-        let slot = self.index.find(hash, guard, |slot| {
-            match self.slots.get(slot as usize).and_then(|s| s.load(guard)) {
-                Some(entry) if entry.is(id, hash) => {
-                    found = Some(entry);
-                    true
-                }
-                _ => false,
-            }
-        })?;
-        found.map(|entry| (slot, entry))
+        self.table.find(hash, guard, |entry| entry.is(id, hash))
     }
 }
 
@@ -85,12 +74,14 @@ impl Registry {
             });
         }
         let per_shard = max_agents.div_ceil(shards);
+        let mut slot_writers: Vec<SlotsWriter> = Vec::with_capacity(shards);
         let shards_vec: Box<[Shard]> = (0..shards)
             .map(|_| {
                 let backlog = Backlog::new();
+                let (table, writer) = KeyedSlots::new(max_agents, per_shard, backlog.clone());
+                slot_writers.push(writer);
                 Shard {
-                    slots: (0..max_agents).map(|_| EpochBox::empty()).collect(),
-                    index: NameIndex::new(per_shard, backlog.clone()),
+                    table,
                     live: CachePadded::new(AtomicUsize::new(0)),
                     high_water: CachePadded::new(AtomicUsize::new(0)),
                     backlog,
@@ -104,8 +95,10 @@ impl Registry {
                 max_agents,
             }),
         };
-        let writers = (0..shards)
-            .map(|shard| ShardWriter::new(registry.clone(), shard))
+        let writers = slot_writers
+            .into_iter()
+            .enumerate()
+            .map(|(shard, slots)| ShardWriter::new(registry.clone(), shard, slots))
             .collect();
         Ok((registry, writers))
     }
@@ -136,11 +129,7 @@ impl Registry {
     #[inline]
     fn find_ref<'g>(&'g self, agent_ref: AgentRef, guard: &'g Guard) -> Option<&'g AgentRecord> {
         let shard = self.inner.shards.get(usize::from(agent_ref.shard))?;
-        let rec = &shard
-            .slots
-            .get(agent_ref.slot as usize)?
-            .load(guard)?
-            .record;
+        let rec = &shard.table.get(agent_ref.slot, guard)?.record;
         (rec.agent_ref == agent_ref).then_some(rec)
     }
 
@@ -190,9 +179,10 @@ impl Registry {
             let used = shard
                 .high_water
                 .load(Ordering::Acquire)
-                .min(shard.slots.len());
-            for slot in &shard.slots[..used] {
-                if let Some(entry) = slot.load(&guard)
+                .min(shard.table.capacity());
+            for slot in 0..used {
+                // In range: `used` is at most the capacity, below SLOTS_MAX.
+                if let Some(entry) = shard.table.get(slot as u32, &guard)
                     && entry.record.matches(filter)
                 {
                     out.push(entry.record.clone());

@@ -296,7 +296,7 @@ fn churn_keeps_index_small_and_backlog_drains() {
         }
     }
     let guard = crate::sync::epoch::pin();
-    assert!(reg.inner.shards[0].index.buckets(&guard) <= 32);
+    assert!(reg.inner.shards[0].table.buckets(&guard) <= 32);
     drop(guard);
     // Other tests pin concurrently (and may be descheduled while pinned): allow time.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);

@@ -10,6 +10,7 @@ use super::spec::AgentSpec;
 use super::state::{AgentState, Health};
 use super::table::{Registry, Shard};
 use crate::sync::epoch::pin;
+use crate::sync::index::SlotsWriter;
 use crate::sync::primitive::Ordering;
 
 /// The only writer of one shard. `Send` but not `Clone`: hand it to the worker thread
@@ -23,16 +24,19 @@ pub struct ShardWriter {
     generations: Vec<u32>,
     /// Slots used before and free now (reused last-in first-out).
     free: Vec<u32>,
+    /// The write capability of the shard's slots and index.
+    slots: SlotsWriter,
 }
 
 impl ShardWriter {
-    pub(crate) fn new(registry: Registry, shard: usize) -> Self {
-        let slots = registry.inner.shards[shard].slots.len();
+    pub(crate) fn new(registry: Registry, shard: usize, slots: SlotsWriter) -> Self {
+        let capacity = registry.inner.shards[shard].table.capacity();
         Self {
             registry,
             shard,
-            generations: Vec::with_capacity(slots),
-            free: Vec::with_capacity(slots),
+            generations: Vec::with_capacity(capacity),
+            free: Vec::with_capacity(capacity),
+            slots,
         }
     }
 
@@ -113,7 +117,7 @@ impl ShardWriter {
         self.reserve()?;
         let slot = match self.free.pop() {
             Some(slot) => slot,
-            None if self.generations.len() < self.shard_ref().slots.len() => {
+            None if self.generations.len() < self.shard_ref().table.capacity() => {
                 self.generations.push(0);
                 (self.generations.len() - 1) as u32
             }
@@ -138,13 +142,23 @@ impl ShardWriter {
         };
         let key = InlineKey::new(&spec.id, hash);
         let record = AgentRecord::new(Arc::new(spec), agent_ref, now_ms);
-        let shard = self.shard_ref();
-        // Publish the record first, then the index entry that leads readers to it.
-        shard.slots[slot as usize].replace(Some(Entry::new(key, record)), &guard, &shard.backlog);
+        let shard = &self.registry.inner.shards[self.shard];
+        // Publishes the record in the slot, then the index entry that leads readers to it.
+        if shard
+            .table
+            .insert(&mut self.slots, hash, slot, Entry::new(key, record), &guard)
+            .is_err()
+        {
+            // Unreachable: the slot came from this writer's free list or was never used.
+            self.free.push(slot);
+            self.unreserve();
+            return Err(RegistryError::Capacity {
+                max: self.registry.max_agents(),
+            });
+        }
         if shard.high_water.load(Ordering::Relaxed) <= slot as usize {
             shard.high_water.store(slot as usize + 1, Ordering::Release);
         }
-        shard.index.insert(hash, slot, &guard);
         shard.live.fetch_add(1, Ordering::Release);
         Ok(agent_ref)
     }
@@ -153,14 +167,14 @@ impl ShardWriter {
     pub fn deregister(&mut self, id: &str) -> Result<AgentRecord, RegistryError> {
         let hash = self.owned_hash(id)?;
         let guard = pin();
-        let shard = self.shard_ref();
+        let shard = &self.registry.inner.shards[self.shard];
         let Some((slot, _)) = shard.find(id, hash, &guard) else {
             return Err(RegistryError::NotFound { id: truncate(id) });
         };
-        // Unlink the index entry first, then empty the slot.
-        shard.index.remove(hash, slot, &guard);
-        let old = shard.slots[slot as usize]
-            .replace(None, &guard, &shard.backlog)
+        // Unlinks the index entry first, then empties the slot.
+        let old = shard
+            .table
+            .remove(&mut self.slots, hash, slot, &guard)
             .map(|entry| entry.record.clone());
         shard.live.fetch_sub(1, Ordering::Release);
         self.free.push(slot);
@@ -254,13 +268,20 @@ impl ShardWriter {
     ) -> Result<AgentRecord, RegistryError> {
         let hash = self.owned_hash(id)?;
         let guard = pin();
-        let shard = self.shard_ref();
+        let shard = &self.registry.inner.shards[self.shard];
         let Some((slot, cur)) = shard.find(id, hash, &guard) else {
             return Err(RegistryError::NotFound { id: truncate(id) });
         };
         let next = make(&cur.record)?;
         let entry = Entry::new(cur.key, next.clone());
-        shard.slots[slot as usize].replace(Some(entry), &guard, &shard.backlog);
+        if shard
+            .table
+            .replace(&mut self.slots, hash, slot, entry, &guard)
+            .is_err()
+        {
+            // Unreachable: `find` just found (hash, slot) and this writer is the only one.
+            return Err(RegistryError::NotFound { id: truncate(id) });
+        }
         Ok(next)
     }
 }

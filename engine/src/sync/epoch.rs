@@ -155,8 +155,23 @@ impl<T: Send + 'static> EpochBox<T> {
         guard: &'a Guard,
         backlog: &Backlog,
     ) -> Option<&'a T> {
+        self.replace_then(new, guard, backlog, |_| ())
+    }
+
+    /// [`EpochBox::replace`], calling `unlink(new)` after the swap and before the previous
+    /// value is retired: where other structures hold copies of the pointer (an index
+    /// bucket), `unlink` overwrites them, so no reader pinned after the retirement can
+    /// reach the retired value through them.
+    pub(crate) fn replace_then<'a>(
+        &'a self,
+        new: Option<Box<T>>,
+        guard: &'a Guard,
+        backlog: &Backlog,
+        unlink: impl FnOnce(*mut T),
+    ) -> Option<&'a T> {
         let new = new.map_or(ptr::null_mut(), Box::into_raw);
         let old = self.ptr.swap(new, Ordering::AcqRel);
+        unlink(new);
         if old.is_null() {
             return None;
         }

@@ -10,7 +10,7 @@
 
 use crate::coord::error::CoordError;
 use crate::coord::money::Money;
-use crate::coord::outcome::{Fill, MarketOutcome, ratio};
+use crate::coord::outcome::{AgentId, Fill, MarketOutcome, ratio};
 use crate::coord::request::{Order, Side};
 
 /// A call clearing in index form: what an embedder that owns the orders needs to apply
@@ -79,25 +79,58 @@ fn radix_sort(v: &mut Vec<(u64, u32)>) {
     *v = src;
 }
 
-/// Clears a call market in index form (every order must carry a limit).
-pub fn clearing(orders: &[Order]) -> Result<Clearing, CoordError> {
+/// The sorted books and what matching them gives; shared by [`clearing`] and [`clear`].
+struct Matched {
+    /// (key, order index) by price then time priority: buys best (highest) limit first.
+    buys: Vec<(u64, u32)>,
+    /// Sells best (lowest) limit first.
+    sells: Vec<(u64, u32)>,
+    price: Option<Money>,
+    volume: u64,
+    max_surplus: i128,
+}
+
+impl Matched {
+    /// The fills in priority order, buys then sells: (order index, units), `volume` units
+    /// on each side.
+    fn fills<'a>(&'a self, orders: &'a [Order]) -> impl Iterator<Item = (usize, u64)> + 'a {
+        let side = move |list: &'a [(u64, u32)]| {
+            let mut left = self.volume;
+            list.iter().map_while(move |&(_, k)| {
+                if left == 0 {
+                    return None;
+                }
+                let k = k as usize;
+                let q = orders[k].quantity.min(left);
+                left -= q;
+                Some((k, q))
+            })
+        };
+        side(&self.buys).chain(side(&self.sells))
+    }
+}
+
+/// Sorts both books and matches them (every order must carry a limit).
+fn match_books(orders: &[Order]) -> Result<Matched, CoordError> {
     // Sort keys: the limit mapped to an order-preserving u64 (complemented for buys, so
     // the best comes first); a stable sort of orders taken in submission order then gives
     // price priority, then time priority.
-    let mut buys: Vec<(u64, u32)> = Vec::new();
-    let mut sells: Vec<(u64, u32)> = Vec::new();
-    let index = |i: usize| {
-        u32::try_from(i).map_err(|_| CoordError::TooMany {
+    let mut buys: Vec<(u64, u32)> = Vec::with_capacity(orders.len());
+    let mut sells: Vec<(u64, u32)> = Vec::with_capacity(orders.len());
+    if u32::try_from(orders.len()).is_err() {
+        return Err(CoordError::TooMany {
             field: "market.orders".into(),
             count: orders.len(),
             max: u32::MAX as usize,
-        })
-    };
+        });
+    }
     for (i, o) in orders.iter().enumerate() {
         let limit = limit_of(orders, i)?.micros();
+        // In range: checked above.
+        let i = i as u32;
         match o.side {
-            Side::Buy => buys.push((!ordered(limit), index(i)?)),
-            Side::Sell => sells.push((ordered(limit), index(i)?)),
+            Side::Buy => buys.push((!ordered(limit), i)),
+            Side::Sell => sells.push((ordered(limit), i)),
         }
     }
     radix_sort(&mut buys);
@@ -134,34 +167,43 @@ pub fn clearing(orders: &[Order]) -> Result<Clearing, CoordError> {
             rs = sells.get(j).map_or(0, |&k| orders[k.1 as usize].quantity);
         }
     }
-    let price = marginal.map(|(lo, hi)| Money(lo).midpoint_floor(Money(hi)));
-    let mut filled = vec![0u64; orders.len()];
-    let mut fills = Vec::new();
-    for list in [&buys, &sells] {
-        let mut left = volume;
-        for &key in list.iter() {
-            if left == 0 {
-                break;
-            }
-            let k = key.1 as usize;
-            let q = orders[k].quantity.min(left);
-            left -= q;
-            filled[k] = q;
-            fills.push((k, q));
-        }
-    }
-    Ok(Clearing {
-        price,
+    // Keep only the orders that may fill: the first V units lie within buys[..=i] and
+    // sells[..=j] (the rest are never read again).
+    buys.truncate(i + 1);
+    sells.truncate(j + 1);
+    Ok(Matched {
+        buys,
+        sells,
+        price: marginal.map(|(lo, hi)| Money(lo).midpoint_floor(Money(hi))),
         volume,
-        filled,
-        fills,
         max_surplus,
     })
 }
 
+/// Clears a call market in index form (every order must carry a limit).
+pub fn clearing(orders: &[Order]) -> Result<Clearing, CoordError> {
+    let m = match_books(orders)?;
+    let mut filled = vec![0u64; orders.len()];
+    let mut fills = Vec::with_capacity(m.buys.len() + m.sells.len());
+    for (k, q) in m.fills(orders) {
+        filled[k] = q;
+        fills.push((k, q));
+    }
+    Ok(Clearing {
+        price: m.price,
+        volume: m.volume,
+        filled,
+        fills,
+        max_surplus: m.max_surplus,
+    })
+}
+
 /// Clears a call market over `orders` (submission order; every order needs a limit).
+///
+/// Fills carry [`AgentId`](crate::coord::outcome::AgentId)s, copied inline from the orders
+/// (no allocation for ids of up to 22 bytes).
 pub fn clear(orders: &[Order]) -> Result<MarketOutcome, CoordError> {
-    let m = clearing(orders)?;
+    let m = match_books(orders)?;
     let Some(price) = m.price else {
         return Ok(MarketOutcome {
             clearing_price: None,
@@ -172,8 +214,8 @@ pub fn clear(orders: &[Order]) -> Result<MarketOutcome, CoordError> {
         });
     };
     let mut surplus: i128 = 0;
-    let mut fills = Vec::with_capacity(m.fills.len());
-    for &(k, q) in &m.fills {
+    let mut fills = Vec::with_capacity(m.buys.len() + m.sells.len());
+    for (k, q) in m.fills(orders) {
         let o = &orders[k];
         let limit = limit_of(orders, k)?;
         let gain = match o.side {
@@ -182,7 +224,7 @@ pub fn clear(orders: &[Order]) -> Result<MarketOutcome, CoordError> {
         };
         surplus += i128::from(gain) * i128::from(q);
         fills.push(Fill {
-            agent_id: o.agent_id.clone(),
+            agent_id: AgentId::from(o.agent_id.as_str()),
             side: o.side,
             quantity: q,
             price,
