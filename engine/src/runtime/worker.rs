@@ -130,8 +130,6 @@ impl Worker {
             }
             shared.status[self.index].beat(self.now_ms);
             self.rec.set_inbox_depth(inbox.len());
-            self.rec
-                .set_reclaim_backlog(shared.registry.retired_backlog() as u64);
             self.rec.tick(self.now_ms);
 
             if shared.hard_stop.load(Ordering::Acquire) {
@@ -237,6 +235,10 @@ impl Worker {
         for w in &mut self.writers {
             w.flush();
         }
+        // The backlog is summed over every shard (other cores' cache lines): read
+        // it here and when parking, not on every tick.
+        let backlog = self.shared.registry.retired_backlog() as u64;
+        self.rec.set_reclaim_backlog(backlog);
         if self.index == 0 {
             self.shared.telemetry.refresh_memory();
             self.shared.telemetry.cleanup_if_due(self.now_ms);
