@@ -200,7 +200,7 @@ pub fn clearing(orders: &[Order]) -> Result<Clearing, CoordError> {
 
 /// Clears a call market over `orders` (submission order; every order needs a limit).
 ///
-/// Fills carry [`AgentId`](crate::coord::outcome::AgentId)s, copied inline from the orders
+/// Fills carry [`AgentId`]s, copied inline from the orders
 /// (no allocation for ids of up to 22 bytes).
 pub fn clear(orders: &[Order]) -> Result<MarketOutcome, CoordError> {
     let m = match_books(orders)?;
