@@ -280,7 +280,11 @@ def drain(cl: Cluster):
     threads.append(threading.Thread(target=worker, args=(theirs, "theirs")))
     for t in threads:
         t.start()
-    time.sleep(0.3)
+    # SIGTERM once a third of the victim's requests are answered, so the drain
+    # overlaps the load however fast or slow this machine is today.
+    deadline = time.monotonic() + 30
+    while len(results["mine"]) < len(mine) // 3 and time.monotonic() < deadline:
+        time.sleep(0.001)
     p, logname = cl.procs[victim]
     t_term = time.monotonic()
     p.send_signal(signal.SIGTERM)
