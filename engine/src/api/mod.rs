@@ -8,6 +8,7 @@ mod health;
 mod live;
 mod pending;
 
+pub use crate::runtime::shared::unix_ms;
 pub use engine::{Engine, EngineBuilder, ShutdownReport};
 pub use error::EngineError;
 pub use handle::Handle;

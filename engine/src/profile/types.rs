@@ -2,48 +2,9 @@
 
 use std::fmt;
 
-/// What the supervisor does when an agent's handler fails (the `restart_strategy` key).
-///
-/// The registry keeps its own policy type; this is the profile's view of the default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RestartStrategy {
-    /// Always restart the agent, whatever the reason it stopped.
-    Permanent,
-    /// Restart only after an abnormal exit (a panic), not after a normal stop.
-    Transient,
-    /// Never restart.
-    Temporary,
-}
-
-impl RestartStrategy {
-    /// The spellings accepted in a profile, in declaration order.
-    pub const NAMES: &'static [&'static str] = &["permanent", "transient", "temporary"];
-
-    /// The profile spelling of this strategy.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Permanent => "permanent",
-            Self::Transient => "transient",
-            Self::Temporary => "temporary",
-        }
-    }
-
-    /// Parses a profile spelling; `None` if it is not one of [`Self::NAMES`].
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "permanent" => Some(Self::Permanent),
-            "transient" => Some(Self::Transient),
-            "temporary" => Some(Self::Temporary),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for RestartStrategy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// What the supervisor does when an agent's handler fails (the `restart_strategy` key):
+/// the registry's own type, so the profile's default and an agent's policy are one thing.
+pub use crate::registry::RestartStrategy;
 
 /// How the server writes its logs (the `server.log_format` key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -33,6 +33,36 @@ pub enum RestartStrategy {
 }
 
 impl RestartStrategy {
+    /// The spellings accepted in JSON and in a profile, in declaration order.
+    pub const NAMES: &'static [&'static str] = &["permanent", "transient", "temporary"];
+
+    /// The snake_case spelling of this strategy.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Permanent => "permanent",
+            Self::Transient => "transient",
+            Self::Temporary => "temporary",
+        }
+    }
+
+    /// Parses a spelling; `None` if it is not one of [`Self::NAMES`].
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "permanent" => Some(Self::Permanent),
+            "transient" => Some(Self::Transient),
+            "temporary" => Some(Self::Temporary),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for RestartStrategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl RestartStrategy {
     /// Whether an agent that ended this way should be restarted under this strategy.
     pub fn restarts_after(self, failed: bool) -> bool {
         match self {

@@ -2,7 +2,7 @@
 //! health checks. Registry writes go through the worker's own shard writers.
 
 use crate::api::EngineError;
-use crate::registry::{AgentRecord, AgentSpec, AgentState, Health, RestartStrategy};
+use crate::registry::{AgentRecord, AgentSpec, AgentState, Health};
 use crate::runtime::agent::{Agent, AgentContext, AgentStats};
 use crate::runtime::command::LifecycleOp;
 use crate::runtime::supervisor::{Decision, ExitReason, RestartWindow};
@@ -29,7 +29,7 @@ impl Worker {
         if self.shared.telemetry.memory_over_limit(limit_mb) {
             return Err(EngineError::OverMemory { limit_mb });
         }
-        let default = default_strategy(&self.shared.config);
+        let default = self.shared.config.agent_registry.restart_strategy;
         spec.supervision.strategy.get_or_insert(default);
         let id = spec.id.clone();
         let window =
@@ -361,7 +361,7 @@ impl Worker {
         let strategy = record
             .spec
             .supervision
-            .strategy_or(default_strategy(&self.shared.config));
+            .strategy_or(self.shared.config.agent_registry.restart_strategy);
         let now = self.now_ms;
         let decision = match self.agents.get_mut(id) {
             Some(live) => live.window.on_exit(strategy, reason, auto, now),
@@ -389,14 +389,5 @@ impl Worker {
                 self.current(id)
             }
         }
-    }
-}
-
-/// The strategy an agent registered without a `supervision.strategy` gets.
-pub(crate) fn default_strategy(cfg: &crate::profile::Config) -> RestartStrategy {
-    match cfg.agent_registry.restart_strategy {
-        crate::profile::RestartStrategy::Permanent => RestartStrategy::Permanent,
-        crate::profile::RestartStrategy::Transient => RestartStrategy::Transient,
-        crate::profile::RestartStrategy::Temporary => RestartStrategy::Temporary,
     }
 }

@@ -12,15 +12,8 @@ use mabeam_engine::telemetry::{CONTENT_TYPE as PROMETHEUS, PREFIX, Window};
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Wall-clock milliseconds since the Unix epoch (the engine's time base).
-pub(crate) fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
+pub(crate) use mabeam_engine::api::unix_ms;
 
 #[derive(Debug, Serialize)]
 struct HealthBody<'a> {
