@@ -179,7 +179,8 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 match model.get_mut(&key) {
                     None => prop_assert!(got.is_err()),
                     Some(m) => {
-                        prop_assert_eq!(got.map(|r| r.health), Ok(health));
+                        prop_assert_eq!(got, Ok(()));
+                        prop_assert_eq!(sut.registry.with(&key, |r| r.health), Some(health));
                         m.health = health;
                     }
                 }
@@ -191,7 +192,7 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     None => prop_assert!(got.is_err()),
                     Some(m) => {
                         m.restarts += 1;
-                        prop_assert_eq!(got.map(|r| r.restarts), Ok(m.restarts));
+                        prop_assert_eq!(got, Ok(m.restarts));
                     }
                 }
             }

@@ -189,7 +189,7 @@ impl ShardWriter {
         to: AgentState,
         now_ms: u64,
     ) -> Result<AgentRecord, RegistryError> {
-        self.replace_with(id, |cur| {
+        self.replace_with(id, AgentRecord::clone, |cur| {
             if !cur.state.can_transition_to(to) {
                 return Err(RegistryError::InvalidTransition {
                     id: cur.spec.id.clone(),
@@ -204,33 +204,45 @@ impl ShardWriter {
         })
     }
 
-    /// Sets the agent's health; returns the new record.
-    pub fn set_health(&mut self, id: &str, health: Health) -> Result<AgentRecord, RegistryError> {
-        self.replace_with(id, |cur| {
-            let mut next = cur.clone();
-            next.health = health;
-            Ok(next)
-        })
+    /// Sets the agent's health.
+    pub fn set_health(&mut self, id: &str, health: Health) -> Result<(), RegistryError> {
+        self.replace_with(
+            id,
+            |_| (),
+            |cur| {
+                let mut next = cur.clone();
+                next.health = health;
+                Ok(next)
+            },
+        )
     }
 
-    /// Counts one failure (saturating); returns the new record.
-    pub fn record_failure(&mut self, id: &str, now_ms: u64) -> Result<AgentRecord, RegistryError> {
-        self.replace_with(id, |cur| {
-            let mut next = cur.clone();
-            next.failures = next.failures.saturating_add(1);
-            next.updated_at_ms = now_ms;
-            Ok(next)
-        })
+    /// Counts one failure (saturating); returns the failures counted so far.
+    pub fn record_failure(&mut self, id: &str, now_ms: u64) -> Result<u32, RegistryError> {
+        self.replace_with(
+            id,
+            |rec| rec.failures,
+            |cur| {
+                let mut next = cur.clone();
+                next.failures = next.failures.saturating_add(1);
+                next.updated_at_ms = now_ms;
+                Ok(next)
+            },
+        )
     }
 
-    /// Counts one restart (saturating); returns the new record.
-    pub fn record_restart(&mut self, id: &str, now_ms: u64) -> Result<AgentRecord, RegistryError> {
-        self.replace_with(id, |cur| {
-            let mut next = cur.clone();
-            next.restarts = next.restarts.saturating_add(1);
-            next.updated_at_ms = now_ms;
-            Ok(next)
-        })
+    /// Counts one restart (saturating); returns the restarts counted so far.
+    pub fn record_restart(&mut self, id: &str, now_ms: u64) -> Result<u32, RegistryError> {
+        self.replace_with(
+            id,
+            |rec| rec.restarts,
+            |cur| {
+                let mut next = cur.clone();
+                next.restarts = next.restarts.saturating_add(1);
+                next.updated_at_ms = now_ms;
+                Ok(next)
+            },
+        )
     }
 
     /// Applies `f` to a copy of the agent's record and publishes the result.
@@ -245,12 +257,16 @@ impl ShardWriter {
         f: impl FnOnce(&mut AgentRecord) -> R,
     ) -> Result<R, RegistryError> {
         let mut out = None;
-        self.replace_with(id, |cur| {
-            let mut next = cur.clone();
-            out = Some(f(&mut next));
-            check_update(cur, &next)?;
-            Ok(next)
-        })?;
+        self.replace_with(
+            id,
+            |_| (),
+            |cur| {
+                let mut next = cur.clone();
+                out = Some(f(&mut next));
+                check_update(cur, &next)?;
+                Ok(next)
+            },
+        )?;
         out.ok_or_else(|| RegistryError::NotFound { id: truncate(id) })
     }
 
@@ -260,12 +276,14 @@ impl ShardWriter {
         pin().flush();
     }
 
-    /// Publishes `make(current)` in place of the agent's current record.
-    fn replace_with(
+    /// Publishes `make(current)` in place of the agent's current record; returns what
+    /// `answer` takes from the new record.
+    fn replace_with<R>(
         &mut self,
         id: &str,
+        answer: impl FnOnce(&AgentRecord) -> R,
         make: impl FnOnce(&AgentRecord) -> Result<AgentRecord, RegistryError>,
-    ) -> Result<AgentRecord, RegistryError> {
+    ) -> Result<R, RegistryError> {
         let hash = self.owned_hash(id)?;
         let guard = pin();
         let shard = &self.registry.inner.shards[self.shard];
@@ -273,7 +291,8 @@ impl ShardWriter {
             return Err(RegistryError::NotFound { id: truncate(id) });
         };
         let next = make(&cur.record)?;
-        let entry = Entry::new(cur.key, next.clone());
+        let out = answer(&next);
+        let entry = Entry::new(cur.key, next);
         if shard
             .table
             .replace(&mut self.slots, hash, slot, entry, &guard)
@@ -282,7 +301,7 @@ impl ShardWriter {
             // Unreachable: `find` just found (hash, slot) and this writer is the only one.
             return Err(RegistryError::NotFound { id: truncate(id) });
         }
-        Ok(next)
+        Ok(out)
     }
 }
 
