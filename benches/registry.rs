@@ -18,9 +18,13 @@
 //! the time for 2 operations in parallel. The machine is shared and noisy: compare targets
 //! within one run and quote ratios.
 //!
+//! Every target allocates through the allocator the `mabeam` binary ships (jemalloc); the
+//! allocator moves the ratios (the peers' `String` keys and in-place records suffer more
+//! from glibc's chunk headers than our inline keys do), so compare both:
+//!
 //! `cargo bench --bench registry -- --warm-up-time 1 --measurement-time 3`
+//! `cargo bench --bench registry --no-default-features -- registry_lookup` (system allocator)
 
-// Every target allocates through the allocator the `mabeam` binary ships with.
 #[cfg(all(
     feature = "jemalloc",
     not(feature = "mimalloc"),
