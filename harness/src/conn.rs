@@ -148,11 +148,7 @@ fn render<'p>(plan: &'p Plan, job: Job, rng: &mut ChaCha8Rng, bufs: &mut Bufs) -
         (Job::Mix(seq), Workload::Mix(s)) => {
             let idx = s.pick(rng.random_range(0..s.total_weight()));
             let e = &s.entries[idx];
-            let vars = Vars {
-                seq,
-                agents: s.agents,
-                refs: &plan.refs,
-            };
+            let vars = Vars::new(seq, s.agents, &plan.refs, rng);
             e.path.render(&mut bufs.path, &vars, rng);
             for (name, value) in &e.headers {
                 bufs.headers.extend_from_slice(name.as_bytes());

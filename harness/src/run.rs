@@ -143,15 +143,8 @@ fn sample_path(e: &Entry) -> String {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
     let mut out = Vec::new();
     let refs: Vec<Vec<String>> = Vec::new();
-    e.path.render(
-        &mut out,
-        &Vars {
-            seq: 0,
-            agents: 1,
-            refs: &refs,
-        },
-        &mut rng,
-    );
+    let vars = Vars::new(0, 1, &refs, &mut rng);
+    e.path.render(&mut out, &vars, &mut rng);
     String::from_utf8_lossy(&out).into_owned()
 }
 
@@ -197,19 +190,24 @@ fn setup(
     };
     let mut refs: Vec<Vec<String>> = Vec::new();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(SEED ^ 0x5e7);
-    let (mut path, mut body) = (Vec::new(), Vec::new());
+    let (mut path, mut body, mut headers) = (Vec::new(), Vec::new(), Vec::new());
     for (i, step) in s.setup.iter().enumerate() {
         let e = &step.request;
         let mut captured = Vec::new();
         for n in 0..step.count {
             path.clear();
             body.clear();
-            let vars = Vars {
-                seq: n as u64,
-                agents: s.agents,
-                refs: &refs,
-            };
+            // The run's own headers (`-H`, e.g. Authorization), then the step's.
+            headers.clear();
+            headers.extend_from_slice(&cfg.headers);
+            let vars = Vars::new(n as u64, s.agents, &refs, &mut rng);
             e.path.render(&mut path, &vars, &mut rng);
+            for (name, value) in &e.headers {
+                headers.extend_from_slice(name.as_bytes());
+                headers.extend_from_slice(b": ");
+                value.render(&mut headers, &vars, &mut rng);
+                headers.extend_from_slice(b"\r\n");
+            }
             if let Some(b) = &e.body {
                 b.render(&mut body, &vars, &mut rng);
             }
@@ -225,6 +223,7 @@ fn setup(
                             &t.host,
                             &e.method,
                             &p,
+                            &headers,
                             &body,
                             cfg.timeout,
                         ))

@@ -5,6 +5,12 @@
 //! in `A..=B`), `{{zipf:N:S}}` (a rank in `1..=N`, Zipf exponent `S`), `{{agent}}` (a
 //! random id `agent-K` from the scenario's agent pool), `{{amount:A..B}}` (money with two
 //! decimals in `A..=B`), `{{ref:NAME}}` (a random value captured by setup step `NAME`).
+//!
+//! `{{agent}}` and `{{ref:NAME}}` name *one* resource per request: every occurrence in a
+//! request's path, headers and body renders the same agent (and the same captured value
+//! of `NAME`), so a routing header such as `X-Mabeam-Key: {{ref:auctions}}` names the
+//! auction the path bids on. `{{uniform}}`, `{{zipf}}` and `{{amount}}` are drawn afresh
+//! at each occurrence (two amounts in one body differ).
 
 use rand::Rng;
 use std::io::Write;
@@ -39,6 +45,30 @@ pub struct Vars<'a> {
     pub agents: u64,
     /// Values captured by setup steps, by index.
     pub refs: &'a [Vec<String>],
+    /// The request's own random draw, from which its `{{agent}}` and `{{ref:NAME}}` are
+    /// taken (so that every occurrence in one request agrees); see [`Vars::new`].
+    pub pick: u64,
+}
+
+impl<'a> Vars<'a> {
+    /// The variables of request `seq`, drawing its `pick` from `rng`.
+    pub fn new<R: Rng>(seq: u64, agents: u64, refs: &'a [Vec<String>], rng: &mut R) -> Self {
+        Self {
+            seq,
+            agents,
+            refs,
+            pick: rng.random(),
+        }
+    }
+
+    /// Index `n` (of `len > 0`) for setup step `step`'s captured values: one per request,
+    /// independent across steps.
+    fn ref_index(&self, step: usize, len: usize) -> usize {
+        let mixed = (self.pick ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        // Multiply-shift: uniform over 0..len without a division.
+        ((u128::from(mixed) * len as u128) >> 64) as usize
+    }
 }
 
 impl Template {
@@ -80,14 +110,18 @@ impl Template {
                 Part::Seq => write!(out, "{}", vars.seq),
                 Part::Uniform(a, b) => write!(out, "{}", rng.random_range(*a..=*b)),
                 Part::Zipf(cdf) => write!(out, "{}", zipf_rank(cdf, rng.random::<f64>())),
-                Part::Agent => write!(out, "agent-{}", rng.random_range(0..vars.agents.max(1))),
+                Part::Agent => write!(
+                    out,
+                    "agent-{}",
+                    (u128::from(vars.pick) * u128::from(vars.agents.max(1))) >> 64
+                ),
                 Part::Amount(a, b) => {
                     let cents = rng.random_range(a * 100..=b * 100);
                     write!(out, "{}.{:02}", cents / 100, cents % 100)
                 }
                 Part::Ref(i) => match vars.refs.get(*i) {
                     Some(list) if !list.is_empty() => {
-                        out.extend_from_slice(list[rng.random_range(0..list.len())].as_bytes());
+                        out.extend_from_slice(list[vars.ref_index(*i, list.len())].as_bytes());
                         Ok(())
                     }
                     _ => Ok(()),
@@ -184,16 +218,32 @@ mod tests {
         let tpl = Template::compile(t, names.as_slice()).unwrap();
         let mut out = Vec::new();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-        tpl.render(
-            &mut out,
-            &Vars {
-                seq,
-                agents: 10,
-                refs: &refs,
-            },
-            &mut rng,
-        );
+        let vars = Vars::new(seq, 10, &refs, &mut rng);
+        tpl.render(&mut out, &vars, &mut rng);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn agent_and_ref_agree_within_a_request_and_vary_across() {
+        let refs = vec![(0..50).map(|i| format!("r{i}")).collect::<Vec<_>>()];
+        let names = vec!["things".to_owned()];
+        let tpl = Template::compile(
+            "{{agent}}/{{ref:things}}|{{agent}}/{{ref:things}}",
+            names.as_slice(),
+        )
+        .unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let mut seen = std::collections::HashSet::new();
+        for seq in 0..200 {
+            let mut out = Vec::new();
+            let vars = Vars::new(seq, 1000, &refs, &mut rng);
+            tpl.render(&mut out, &vars, &mut rng);
+            let out = String::from_utf8(out).unwrap();
+            let (a, b) = out.split_once('|').unwrap();
+            assert_eq!(a, b, "one request, one agent and one ref");
+            seen.insert(a.to_owned());
+        }
+        assert!(seen.len() > 150, "requests draw afresh: {}", seen.len());
     }
 
     #[test]

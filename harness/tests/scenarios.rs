@@ -191,3 +191,55 @@ fn embedded_refuses_routes_it_lacks() {
     assert_eq!(code, 3);
     assert!(err.contains("not served by the embedding API"), "{err}");
 }
+
+/// Setup requests carry the run's `-H` headers and the step's own headers, and one
+/// request's `{{ref:..}}` names the same value in its path and its headers.
+#[test]
+fn setup_sends_headers_and_refs_agree_within_a_request() {
+    let s = common::start(0);
+    let dir = common::tempdir("keyed");
+    let json = dir.join("r.json");
+    let mix = dir.join("keyed.toml");
+    std::fs::write(
+        &mix,
+        r#"name = "keyed"
+[[setup]]
+name = "things"
+count = 20
+method = "POST"
+path = "/keyed"
+headers = { "X-Mabeam-Key" = "thing-{{seq}}" }
+capture = "id"
+expect = [201]
+
+[[entry]]
+name = "get"
+method = "GET"
+path = "/keyed/{{ref:things}}"
+headers = { "X-Mabeam-Key" = "{{ref:things}}" }
+expect = [200]
+"#,
+    )
+    .unwrap();
+    let (code, out, err) = common::load(&[
+        "-s",
+        mix.to_str().unwrap(),
+        "-H",
+        "Authorization: Bearer sekrit",
+        "-t",
+        "1",
+        "-c",
+        "2",
+        "-d",
+        "1s",
+        "-R",
+        "200",
+        "--json",
+        json.to_str().unwrap(),
+        &s.url("/"),
+    ]);
+    let v = common::assert_passed_but_entry_latency(code, &json, &format!("{out}\n{err}"));
+    let get = &v["entries"][0];
+    assert!(get["requests"].as_u64().unwrap() > 50, "{get}");
+    assert_eq!(get["errors"], 0, "{get}");
+}

@@ -314,6 +314,7 @@ pub async fn fetch(
     host: &str,
     method: &str,
     path: &str,
+    headers: &[u8],
     body: &[u8],
     timeout: Duration,
 ) -> Result<(u16, Vec<u8>), String> {
@@ -322,7 +323,7 @@ pub async fn fetch(
             .await
             .map_err(|e| e.to_string())?;
         let mut req = Vec::new();
-        write_request(&mut req, method, path.as_bytes(), host, b"", body);
+        write_request(&mut req, method, path.as_bytes(), host, headers, body);
         conn.send(&req).await.map_err(|e| e.to_string())?;
         loop {
             let before = conn.start;

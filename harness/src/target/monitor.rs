@@ -85,6 +85,7 @@ pub fn scrape(source: &MetricsSource, rt: &tokio::runtime::Runtime) -> Result<Sc
                 "GET",
                 path,
                 b"",
+                b"",
                 Duration::from_secs(2),
             ))?;
             if status != 200 {

@@ -123,6 +123,30 @@ async fn handle(
     }
     k.served.fetch_add(1, Ordering::Relaxed);
     k.last_request.touch(k.started);
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    // `/keyed`: creates the resource the `X-Mabeam-Key` header names, for a caller that
+    // sends `Authorization: Bearer sekrit`; `/keyed/ID` answers 200 only if the header
+    // names the same ID as the path.
+    if path == "/keyed" {
+        let key = header("x-mabeam-key");
+        return Ok(
+            if header("authorization") == "Bearer sekrit" && !key.is_empty() {
+                text(201, format!("{{\"id\":\"{key}\"}}"))
+            } else {
+                text(401, "{}".into())
+            },
+        );
+    }
+    if let Some(id) = path.strip_prefix("/keyed/") {
+        let ok = header("x-mabeam-key") == id && header("authorization") == "Bearer sekrit";
+        return Ok(text(if ok { 200 } else { 409 }, "{}".into()));
+    }
     match path.as_str() {
         "/stall" => {
             if k.stall_ms > 0 {
