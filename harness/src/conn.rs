@@ -59,6 +59,8 @@ pub struct Plan {
     pub target: PlanTarget,
     /// Seed of the random streams.
     pub seed: u64,
+    /// This run's `{{run}}` token.
+    pub run: u32,
     /// Wake this much before a due time and spin the rest (zero: timer only).
     pub spin: Duration,
 }
@@ -148,7 +150,7 @@ fn render<'p>(plan: &'p Plan, job: Job, rng: &mut ChaCha8Rng, bufs: &mut Bufs) -
         (Job::Mix(seq), Workload::Mix(s)) => {
             let idx = s.pick(rng.random_range(0..s.total_weight()));
             let e = &s.entries[idx];
-            let vars = Vars::new(seq, s.agents, &plan.refs, rng);
+            let vars = Vars::new(seq, s.agents, &plan.refs, plan.run, rng);
             e.path.render(&mut bufs.path, &vars, rng);
             for (name, value) in &e.headers {
                 bufs.headers.extend_from_slice(name.as_bytes());

@@ -36,7 +36,8 @@ pub fn run(args: Args) -> Result<u8, UsageError> {
         .enable_all()
         .build()
         .map_err(|e| UsageError::Embedded(format!("cannot start a runtime: {e}")))?;
-    let refs = setup(&cfg, &target, &rt)?;
+    let run = run_token();
+    let refs = setup(&cfg, &target, &rt, run)?;
     let entry_names: Vec<String> = match &cfg.workload {
         Workload::Mix(s) => s.entries.iter().map(|e| e.name.clone()).collect(),
         Workload::Replay { .. } => vec!["replay".to_owned()],
@@ -56,6 +57,7 @@ pub fn run(args: Args) -> Result<u8, UsageError> {
         refs,
         target: target.clone(),
         seed: SEED,
+        run,
         spin: if cfg.precise {
             Duration::from_millis(1)
         } else {
@@ -143,7 +145,7 @@ fn sample_path(e: &Entry) -> String {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
     let mut out = Vec::new();
     let refs: Vec<Vec<String>> = Vec::new();
-    let vars = Vars::new(0, 1, &refs, &mut rng);
+    let vars = Vars::new(0, 1, &refs, 0, &mut rng);
     e.path.render(&mut out, &vars, &mut rng);
     String::from_utf8_lossy(&out).into_owned()
 }
@@ -179,11 +181,24 @@ fn check_embedded_routes(cfg: &RunConfig) -> Result<(), UsageError> {
     Ok(())
 }
 
-/// Runs the scenario's setup steps; returns the captured values per capturing step.
+/// This run's `{{run}}` token: the clock and the process id, mixed. The one value of a
+/// run not drawn from the fixed seed, so that ids built from it differ between runs.
+fn run_token() -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mixed =
+        (nanos ^ u64::from(std::process::id()).rotate_left(32)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (mixed >> 32) as u32
+}
+
+/// Runs the scenario's setup steps (in run `run`); returns the captured values per
+/// capturing step.
 fn setup(
     cfg: &RunConfig,
     target: &PlanTarget,
     rt: &tokio::runtime::Runtime,
+    run: u32,
 ) -> Result<Vec<Vec<String>>, UsageError> {
     let Workload::Mix(s) = &cfg.workload else {
         return Ok(Vec::new());
@@ -200,7 +215,7 @@ fn setup(
             // The run's own headers (`-H`, e.g. Authorization), then the step's.
             headers.clear();
             headers.extend_from_slice(&cfg.headers);
-            let vars = Vars::new(n as u64, s.agents, &refs, &mut rng);
+            let vars = Vars::new(n as u64, s.agents, &refs, run, &mut rng);
             e.path.render(&mut path, &vars, &mut rng);
             for (name, value) in &e.headers {
                 headers.extend_from_slice(name.as_bytes());

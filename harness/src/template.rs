@@ -1,7 +1,9 @@
 //! Request templates: text with `{{variables}}`, compiled once, rendered per request
 //! into a reused buffer (no allocation per request).
 //!
-//! Variables: `{{seq}}` (a number unique across the run), `{{uniform:A..B}}` (an integer
+//! Variables: `{{seq}}` (a number unique across the run), `{{run}}` (8 hex digits naming
+//! this run, the same in every request; ids built from it do not collide with an earlier
+//! run's against the same server), `{{uniform:A..B}}` (an integer
 //! in `A..=B`), `{{zipf:N:S}}` (a rank in `1..=N`, Zipf exponent `S`), `{{agent}}` (a
 //! random id `agent-K` from the scenario's agent pool), `{{amount:A..B}}` (money with two
 //! decimals in `A..=B`), `{{ref:NAME}}` (a random value captured by setup step `NAME`).
@@ -23,6 +25,7 @@ pub const ZIPF_N_MAX: u64 = 1_000_000;
 enum Part {
     Text(Box<[u8]>),
     Seq,
+    Run,
     Uniform(u64, u64),
     Zipf(Arc<[f64]>),
     Agent,
@@ -45,18 +48,27 @@ pub struct Vars<'a> {
     pub agents: u64,
     /// Values captured by setup steps, by index.
     pub refs: &'a [Vec<String>],
+    /// This run's token (`{{run}}`).
+    pub run: u32,
     /// The request's own random draw, from which its `{{agent}}` and `{{ref:NAME}}` are
     /// taken (so that every occurrence in one request agrees); see [`Vars::new`].
     pub pick: u64,
 }
 
 impl<'a> Vars<'a> {
-    /// The variables of request `seq`, drawing its `pick` from `rng`.
-    pub fn new<R: Rng>(seq: u64, agents: u64, refs: &'a [Vec<String>], rng: &mut R) -> Self {
+    /// The variables of request `seq` of run `run`, drawing its `pick` from `rng`.
+    pub fn new<R: Rng>(
+        seq: u64,
+        agents: u64,
+        refs: &'a [Vec<String>],
+        run: u32,
+        rng: &mut R,
+    ) -> Self {
         Self {
             seq,
             agents,
             refs,
+            run,
             pick: rng.random(),
         }
     }
@@ -108,6 +120,7 @@ impl Template {
                     Ok(())
                 }
                 Part::Seq => write!(out, "{}", vars.seq),
+                Part::Run => write!(out, "{:08x}", vars.run),
                 Part::Uniform(a, b) => write!(out, "{}", rng.random_range(*a..=*b)),
                 Part::Zipf(cdf) => write!(out, "{}", zipf_rank(cdf, rng.random::<f64>())),
                 Part::Agent => write!(
@@ -155,6 +168,7 @@ fn parse_var(var: &str, refs: &[String]) -> Result<Part, String> {
     let (name, arg) = var.split_once(':').unwrap_or((var, ""));
     match name {
         "seq" if arg.is_empty() => Ok(Part::Seq),
+        "run" if arg.is_empty() => Ok(Part::Run),
         "agent" if arg.is_empty() => Ok(Part::Agent),
         "uniform" => range(arg, "uniform").map(|(a, b)| Part::Uniform(a, b)),
         "amount" => range(arg, "amount").map(|(a, b)| Part::Amount(a, b)),
@@ -184,7 +198,7 @@ fn parse_var(var: &str, refs: &[String]) -> Result<Part, String> {
                 format!("{{{{ref:{arg}}}}}: no [[setup]] step named {arg:?} captures values")
             }),
         _ => Err(format!(
-            "unknown variable {{{{{var}}}}}; use seq, uniform:A..B, zipf:N:S, agent, amount:A..B or ref:NAME"
+            "unknown variable {{{{{var}}}}}; use seq, run, uniform:A..B, zipf:N:S, agent, amount:A..B or ref:NAME"
         )),
     }
 }
@@ -218,7 +232,7 @@ mod tests {
         let tpl = Template::compile(t, names.as_slice()).unwrap();
         let mut out = Vec::new();
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
-        let vars = Vars::new(seq, 10, &refs, &mut rng);
+        let vars = Vars::new(seq, 10, &refs, 0xab, &mut rng);
         tpl.render(&mut out, &vars, &mut rng);
         String::from_utf8(out).unwrap()
     }
@@ -236,7 +250,7 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for seq in 0..200 {
             let mut out = Vec::new();
-            let vars = Vars::new(seq, 1000, &refs, &mut rng);
+            let vars = Vars::new(seq, 1000, &refs, 7, &mut rng);
             tpl.render(&mut out, &vars, &mut rng);
             let out = String::from_utf8(out).unwrap();
             let (a, b) = out.split_once('|').unwrap();
@@ -249,6 +263,7 @@ mod tests {
     #[test]
     fn renders_variables() {
         assert_eq!(render("id-{{seq}}/{{ref:auctions}}", 42), "id-42/x1");
+        assert_eq!(render("a-{{run}}-{{seq}}", 5), "a-000000ab-5");
         let a = render("{{amount:1..100}}", 0);
         let (whole, frac) = a.split_once('.').unwrap();
         assert!(
