@@ -228,7 +228,7 @@ fn setup(
             }
             let p = String::from_utf8_lossy(&path).into_owned();
             let fail = |why: String| {
-                UsageError::Embedded(format!("setup step {:?} ({} {p}): {why}", e.name, e.method))
+                UsageError::Setup(format!("step {:?} ({} {p}): {why}", e.name, e.method))
             };
             let (status, json) = match target {
                 PlanTarget::Http(t) => {
