@@ -254,8 +254,15 @@ fn setup(
                 }
             };
             if !e.accepts(status) {
+                // The server's own words, when it sent an API error body.
+                let said = json
+                    .as_ref()
+                    .and_then(|j| j.pointer("/error/message"))
+                    .and_then(|m| m.as_str())
+                    .map(|m| format!(" ({m})"))
+                    .unwrap_or_default();
                 return Err(fail(format!(
-                    "answered {status}; fix the step or the target"
+                    "answered {status}{said}; fix the step or the target"
                 )));
             }
             if let Some(field) = &step.capture {
