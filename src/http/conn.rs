@@ -10,6 +10,7 @@ use http::StatusCode;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
@@ -30,13 +31,17 @@ pub(crate) async fn serve(
     shutdown: watch::Receiver<bool>,
     _alive: mpsc::Sender<()>,
 ) {
+    // The client's address, for per-client quotas of anonymous clients.
+    let peer = stream
+        .peer_addr()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
     match tls {
-        None => serve_io(TokioIo::new(stream), &state, core, shutdown).await,
+        None => serve_io(TokioIo::new(stream), &state, core, peer, shutdown).await,
         Some(acceptor) => {
             let handshake = acceptor.accept(stream);
             match tokio::time::timeout(state.settings.header_read_timeout, handshake).await {
                 Ok(Ok(tls_stream)) => {
-                    serve_io(TokioIo::new(tls_stream), &state, core, shutdown).await;
+                    serve_io(TokioIo::new(tls_stream), &state, core, peer, shutdown).await;
                 }
                 Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
                 Err(_) => tracing::debug!("TLS handshake timed out"),
@@ -46,8 +51,13 @@ pub(crate) async fn serve(
     state.metrics.thread(core).connection_closed();
 }
 
-async fn serve_io<I>(io: I, state: &Arc<AppState>, core: usize, mut shutdown: watch::Receiver<bool>)
-where
+async fn serve_io<I>(
+    io: I,
+    state: &Arc<AppState>,
+    core: usize,
+    peer: IpAddr,
+    mut shutdown: watch::Receiver<bool>,
+) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let s = &state.settings;
@@ -58,7 +68,7 @@ where
         .max_buf_size(s.header_max_bytes.max(8_192))
         .keep_alive(true);
     let svc_state = Arc::clone(state);
-    let svc = service_fn(move |req| service::handle(Arc::clone(&svc_state), core, req));
+    let svc = service_fn(move |req| service::handle(Arc::clone(&svc_state), core, peer, req));
     let conn = builder.serve_connection(io, svc);
     tokio::pin!(conn);
     tokio::select! {

@@ -51,6 +51,7 @@ pub(crate) struct ThreadStats {
     refused_connections: AtomicU64,
     panics: AtomicU64,
     timeouts: AtomicU64,
+    rate_limited: AtomicU64,
 }
 
 impl ThreadStats {
@@ -63,6 +64,7 @@ impl ThreadStats {
             refused_connections: AtomicU64::new(0),
             panics: AtomicU64::new(0),
             timeouts: AtomicU64::new(0),
+            rate_limited: AtomicU64::new(0),
         }
     }
 
@@ -103,6 +105,10 @@ impl ThreadStats {
 
     pub(crate) fn timed_out(&self) {
         bump(&self.timeouts, 1);
+    }
+
+    pub(crate) fn rate_limited(&self) {
+        bump(&self.rate_limited, 1);
     }
 }
 
@@ -208,6 +214,12 @@ impl Collector for HttpCollector {
             "http_request_timeouts",
             "Requests cut off at server.request_timeout_ms (answered 504).",
             m.sum(|t| &t.timeouts),
+        )?;
+        plain_counter(
+            &mut enc,
+            "http_rate_limited",
+            "Requests refused with 429: the client was over security.rate_limit_per_second.",
+            m.sum(|t| &t.rate_limited),
         )?;
         plain_counter(
             &mut enc,

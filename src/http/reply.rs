@@ -29,6 +29,8 @@ pub(crate) struct ApiError {
     pub(crate) field: Option<String>,
     /// `Allow` header of a 405.
     pub(crate) allow: Option<&'static str>,
+    /// `Retry-After` seconds of a 429.
+    pub(crate) retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -52,6 +54,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             allow: None,
+            retry_after: None,
         }
     }
 
@@ -103,7 +106,22 @@ impl ApiError {
         })
     }
 
-    /// The response: JSON body, `Allow` on 405, `Retry-After` on 503.
+    /// A 429: `client` is over its quota of `rate` requests per second; it may retry after
+    /// `wait` (rounded up to whole seconds, at least one, in `Retry-After`).
+    pub(crate) fn rate_limited(rate: f64, wait: std::time::Duration) -> Self {
+        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "this client is over its quota of {rate} requests per second (security.rate_limit_per_second, bursts of security.rate_limit_burst); retry after {seconds} s"
+            ),
+        );
+        e.retry_after = Some(seconds);
+        e
+    }
+
+    /// The response: JSON body, `Allow` on 405, `Retry-After` on 503 and 429.
     pub(crate) fn into_reply(self) -> Reply {
         let mut resp = bytes_reply(self.status, self.body());
         let headers = resp.headers_mut();
@@ -112,6 +130,9 @@ impl ApiError {
         }
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
         resp
     }
@@ -140,6 +161,7 @@ impl From<EngineError> for ApiError {
             message: e.to_string(),
             field,
             allow: None,
+            retry_after: None,
         }
     }
 }
@@ -157,6 +179,7 @@ impl From<CoordError> for ApiError {
             message: e.to_string(),
             field: e.field().map(str::to_owned),
             allow: None,
+            retry_after: None,
         }
     }
 }

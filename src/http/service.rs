@@ -6,6 +6,7 @@
 
 use crate::http::audit::AuditRecord;
 use crate::http::auth::Principal;
+use crate::http::quota::Client;
 use crate::http::reply::{ApiError, Reply};
 use crate::http::router::{self, Family, Route};
 use crate::http::routes::{self, Call};
@@ -15,6 +16,7 @@ use http::{Request, StatusCode};
 use hyper::body::Incoming;
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::IpAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -72,10 +74,36 @@ async fn guarded(
     }
 }
 
+/// The 429 for a client past its quota (`security.rate_limit_per_second`), if it is.
+/// `/metrics` is exempt (scrapers); the probes never get here.
+fn over_quota(
+    state: &AppState,
+    route: &Route<'_>,
+    principal: &Principal,
+    peer: IpAddr,
+) -> Option<ApiError> {
+    let quota = state.quota.as_ref()?;
+    if matches!(route, Route::Metrics) {
+        return None;
+    }
+    let client = match principal {
+        Principal::Token {
+            agent_id: Some(id), ..
+        } => Client::Agent(Arc::clone(id)),
+        Principal::Token { role, .. } => Client::Role(role.as_str()),
+        Principal::Anonymous => Client::Ip(peer),
+    };
+    quota
+        .take(&client, Instant::now())
+        .err()
+        .map(|wait| ApiError::rate_limited(quota.rate(), wait))
+}
+
 /// Answers one request. Never fails: every error is a response.
 pub(crate) async fn handle(
     state: Arc<AppState>,
     core: usize,
+    peer: IpAddr,
     req: Request<Incoming>,
 ) -> Result<Reply, Infallible> {
     let started = Instant::now();
@@ -96,17 +124,24 @@ pub(crate) async fn handle(
                         audited = state.audit.is_some();
                         Err(e)
                     }
-                    Ok(p) => {
-                        principal = p;
-                        let call = Call {
-                            state: &state,
-                            parts: &parts,
-                            principal: &principal,
-                            body: Some(body),
-                            read: None,
-                        };
-                        guarded(&state, core, route, call).await
-                    }
+                    Ok(p) => match over_quota(&state, &route, &p, peer) {
+                        Some(e) => {
+                            state.metrics.thread(core).rate_limited();
+                            principal = p;
+                            Err(e)
+                        }
+                        None => {
+                            principal = p;
+                            let call = Call {
+                                state: &state,
+                                parts: &parts,
+                                principal: &principal,
+                                body: Some(body),
+                                read: None,
+                            };
+                            guarded(&state, core, route, call).await
+                        }
+                    },
                 },
             };
             (family, result)

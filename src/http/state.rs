@@ -5,6 +5,7 @@ use crate::http::audit::AuditSink;
 use crate::http::auth::Auth;
 use crate::http::idempotency::Idempotency;
 use crate::http::metrics::HttpMetrics;
+use crate::http::quota::Quota;
 use http::HeaderValue;
 use mabeam_engine::api::Handle;
 use mabeam_engine::profile::Config;
@@ -54,6 +55,8 @@ pub(crate) struct AppState {
     pub(crate) audit: Option<AuditSink>,
     pub(crate) metrics: Arc<HttpMetrics>,
     pub(crate) idempotency: Idempotency,
+    /// Per-client request quotas, when `security.rate_limit_per_second` is set.
+    pub(crate) quota: Option<Quota>,
     /// Set once every HTTP thread listens.
     serving: AtomicBool,
     /// Set when shutdown begins: `/ready` turns false first.
@@ -74,6 +77,10 @@ impl AppState {
             settings: ServerSettings::from_config(config),
             auth: Auth::new(&config.security),
             idempotency: Idempotency::new(config.coordination.idempotency_keys_max),
+            quota: Quota::new(
+                config.security.rate_limit_per_second,
+                config.security.rate_limit_burst,
+            ),
             node_id,
             node_header,
             audit,

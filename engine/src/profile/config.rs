@@ -199,6 +199,12 @@ settings! {
         audit_enabled: bool as bool => Flag = false, false;
         /// Audit log file (required when `audit_enabled`).
         audit_path: Option<PathBuf> as String => OptPath = None, None;
+        /// API requests per second one client may make (0 = no limit): a client is a
+        /// bearer token's agent (or role) when `auth_enabled`, else an IP address. Past
+        /// it the server answers 429 with `Retry-After`.
+        rate_limit_per_second: u64 as u64 => Int = 0, 0;
+        /// Requests one client may make at once above its rate (the token bucket's size).
+        rate_limit_burst: u64 as u64 => Int = 100, 10;
     }
 
     /// `[budgets]`: what the harness holds a run to.

@@ -128,6 +128,18 @@ pub(crate) fn security(config: &Config, c: &mut Checks) {
             "set audit_path to a writable file, or set audit_enabled = false".to_owned(),
         );
     }
+    c.count(
+        "security.rate_limit_per_second",
+        s.rate_limit_per_second,
+        0,
+        10_000_000,
+    );
+    c.count(
+        "security.rate_limit_burst",
+        s.rate_limit_burst,
+        1,
+        10_000_000,
+    );
     c.count("security.tokens", s.tokens.len(), 0, 10_000);
     for (index, token) in s.tokens.iter().enumerate() {
         if s.tokens[..index]
