@@ -62,3 +62,57 @@ fn shipped_scenarios_run_against_serve_twice() {
     }
     s.assert_alive();
 }
+
+/// With `security.metrics_public = false`, the harness scrapes the target's `/metrics`
+/// with the run's own `-H Authorization` header (same host), so memory and reclamation
+/// figures are reported instead of a 401.
+#[test]
+fn protected_metrics_are_scraped_with_the_runs_token() {
+    let s = Server::start(&format!(
+        r#"{PROFILE}
+[security]
+auth_enabled = true
+metrics_public = false
+
+[[security.tokens]]
+token_sha256 = "{op}"
+role = "operator"
+"#,
+        op = http_support::sha256_hex("op-token"),
+    ));
+    assert_eq!(s.get("/metrics").status, 401);
+    let url = format!("http://{}/", s.addr);
+    let dir = TempDir::new("metrics-auth");
+    let json = dir.path("r.json");
+    let scenario = format!("{}/loadtest/smoke.toml", env!("CARGO_MANIFEST_DIR"));
+    let args = mabeam_harness::cli::Args::try_parse_from([
+        "mabeam-load",
+        "-s",
+        scenario.as_str(),
+        "-H",
+        "Authorization: Bearer op-token",
+        "-R",
+        "50",
+        "-d",
+        "1s",
+        "-c",
+        "1",
+        "-t",
+        "1",
+        "--json",
+        json.to_str().expect("utf-8 path"),
+        url.as_str(),
+    ])
+    .expect("arguments");
+    mabeam_harness::run::run(args).expect("run");
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("report")).expect("json");
+    assert_eq!(v["requests"]["errors"], 0, "{v}");
+    let after = &v["target_memory"]["metrics_after"];
+    assert!(
+        after.is_object(),
+        "no scrape after the run: {}",
+        v["target_memory"]
+    );
+    assert!(after["reclaim_backlog"].is_number(), "{after}");
+}

@@ -67,10 +67,15 @@ pub fn run(args: Args) -> Result<u8, UsageError> {
     let watch = Watch {
         metrics: match &target {
             PlanTarget::Embedded(h) => Some(MetricsSource::Embedded(h.clone())),
-            PlanTarget::Http(_) => cfg.metrics.as_ref().map(|m| MetricsSource::Http {
+            PlanTarget::Http(t) => cfg.metrics.as_ref().map(|m| MetricsSource::Http {
                 addr: m.addr,
                 host: m.host.clone(),
                 path: m.path.clone(),
+                headers: if m.addr == t.addr {
+                    cfg.headers.clone()
+                } else {
+                    Vec::new()
+                },
             }),
         },
         pid: cfg

@@ -17,6 +17,10 @@ pub enum MetricsSource {
         host: String,
         /// Path, e.g. `/metrics`.
         path: String,
+        /// Extra headers, preformatted: the run's `-H` headers when the metrics endpoint is
+        /// the target itself (an `Authorization` token for a protected `/metrics`), none
+        /// for another host (a token is never sent where the run does not send it).
+        headers: Vec<u8>,
     },
     /// Render from the in-process engine.
     Embedded(Handle),
@@ -78,13 +82,18 @@ impl Scrape {
 pub fn scrape(source: &MetricsSource, rt: &tokio::runtime::Runtime) -> Result<Scrape, String> {
     let text = match source {
         MetricsSource::Embedded(h) => h.telemetry().render_prometheus(),
-        MetricsSource::Http { addr, host, path } => {
+        MetricsSource::Http {
+            addr,
+            host,
+            path,
+            headers,
+        } => {
             let (status, body) = rt.block_on(super::http::fetch(
                 *addr,
                 host,
                 "GET",
                 path,
-                b"",
+                headers,
                 b"",
                 Duration::from_secs(2),
             ))?;
