@@ -151,16 +151,13 @@ fn render<'p>(plan: &'p Plan, job: Job, rng: &mut ChaCha8Rng, bufs: &mut Bufs) -
             let idx = s.pick(rng.random_range(0..s.total_weight()));
             let e = &s.entries[idx];
             let vars = Vars::new(seq, s.agents, &plan.refs, plan.run, rng);
-            e.path.render(&mut bufs.path, &vars, rng);
-            for (name, value) in &e.headers {
-                bufs.headers.extend_from_slice(name.as_bytes());
-                bufs.headers.extend_from_slice(b": ");
-                value.render(&mut bufs.headers, &vars, rng);
-                bufs.headers.extend_from_slice(b"\r\n");
-            }
-            if let Some(b) = &e.body {
-                b.render(&mut bufs.body, &vars, rng);
-            }
+            e.render(
+                &vars,
+                rng,
+                &mut bufs.path,
+                &mut bufs.headers,
+                &mut bufs.body,
+            );
             (idx, e.method.as_str())
         }
         (Job::Replay(i), Workload::Replay { lines, .. }) => {

@@ -221,16 +221,7 @@ fn setup(
             headers.clear();
             headers.extend_from_slice(&cfg.headers);
             let vars = Vars::new(n as u64, s.agents, &refs, run, &mut rng);
-            e.path.render(&mut path, &vars, &mut rng);
-            for (name, value) in &e.headers {
-                headers.extend_from_slice(name.as_bytes());
-                headers.extend_from_slice(b": ");
-                value.render(&mut headers, &vars, &mut rng);
-                headers.extend_from_slice(b"\r\n");
-            }
-            if let Some(b) = &e.body {
-                b.render(&mut body, &vars, &mut rng);
-            }
+            e.render(&vars, &mut rng, &mut path, &mut headers, &mut body);
             let p = String::from_utf8_lossy(&path).into_owned();
             let fail = |why: String| {
                 UsageError::Setup(format!("step {:?} ({} {p}): {why}", e.name, e.method))

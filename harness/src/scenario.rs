@@ -6,8 +6,9 @@
 //! the line. A trace is JSON lines `{"offset_ms","method","path","body"}`.
 
 use crate::error::{UsageError, line_of};
-use crate::template::Template;
+use crate::template::{Template, Vars};
 use crate::units::{Objective, parse_slo};
+use rand::Rng;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -85,6 +86,28 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// Renders one request of this entry: appends its path, its header lines
+    /// (`Name: value\r\n`) and its body to the buffers, all from the same `vars`.
+    pub fn render<R: Rng>(
+        &self,
+        vars: &Vars<'_>,
+        rng: &mut R,
+        path: &mut Vec<u8>,
+        headers: &mut Vec<u8>,
+        body: &mut Vec<u8>,
+    ) {
+        self.path.render(path, vars, rng);
+        for (name, value) in &self.headers {
+            headers.extend_from_slice(name.as_bytes());
+            headers.extend_from_slice(b": ");
+            value.render(headers, vars, rng);
+            headers.extend_from_slice(b"\r\n");
+        }
+        if let Some(b) = &self.body {
+            b.render(body, vars, rng);
+        }
+    }
+
     /// Whether `status` is a success for this entry.
     pub fn accepts(&self, status: u16) -> bool {
         if self.expect.is_empty() {

@@ -73,8 +73,8 @@ impl<'a> Vars<'a> {
         }
     }
 
-    /// Index `n` (of `len > 0`) for setup step `step`'s captured values: one per request,
-    /// independent across steps.
+    /// This request's index into the `len > 0` values captured by setup step `step`: one
+    /// per request, independent across steps.
     fn ref_index(&self, step: usize, len: usize) -> usize {
         let mixed = (self.pick ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
             .wrapping_mul(0xBF58_476D_1CE4_E5B9);

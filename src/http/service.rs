@@ -124,14 +124,12 @@ pub(crate) async fn handle(
                         audited = state.audit.is_some();
                         Err(e)
                     }
-                    Ok(p) => match over_quota(&state, &route, &p, peer) {
-                        Some(e) => {
+                    Ok(p) => {
+                        principal = p;
+                        if let Some(e) = over_quota(&state, &route, &principal, peer) {
                             state.metrics.thread(core).rate_limited();
-                            principal = p;
                             Err(e)
-                        }
-                        None => {
-                            principal = p;
+                        } else {
                             let call = Call {
                                 state: &state,
                                 parts: &parts,
@@ -141,7 +139,7 @@ pub(crate) async fn handle(
                             };
                             guarded(&state, core, route, call).await
                         }
-                    },
+                    }
                 },
             };
             (family, result)
