@@ -10,7 +10,9 @@
 //!   random agent in place, no copy), 5% writes (bump `restarts` of an agent the thread
 //!   owns; ours goes through the shard's `ShardWriter`). `ours` reads by id with
 //!   `Registry::with` (borrow), `ours_get` with `Registry::get` (an owned copy: clones the
-//!   spec's `Arc`, allocates nothing), `ours_by_ref` by `AgentRef`.
+//!   spec's `Arc`, allocates nothing), `ours_by_ref` by `AgentRef`; `ours_status` with
+//!   `Registry::status` (a copy of the status words, read without pinning) and
+//!   `ours_status_ref` with `Registry::status_ref`.
 //! - `registry_churn/{target}/{threads}`: one full lifecycle per iteration: register,
 //!   starting, running, stopping, stopped, deregister.
 //!
@@ -127,6 +129,10 @@ enum Read {
     Get,
     /// `Registry::with_ref(handle)`.
     ByRef,
+    /// `Registry::status(id)`: the pin-free status copy.
+    Status,
+    /// `Registry::status_ref(handle)`.
+    StatusRef,
 }
 
 struct Ours {
@@ -144,6 +150,14 @@ impl Target for Ours {
             Read::With => self.registry.with(id, f).unwrap_or(0),
             Read::Get => self.registry.get(id).map_or(0, |r| f(&r)),
             Read::ByRef => self.registry.with_ref(self.refs[n], f).unwrap_or(0),
+            Read::Status => self
+                .registry
+                .status(id)
+                .map_or(0, |s| s.restarts + s.state as u32),
+            Read::StatusRef => self
+                .registry
+                .status_ref(self.refs[n])
+                .map_or(0, |s| s.restarts + s.state as u32),
         }
     }
     fn write(&self, w: &mut ShardWriter, id: &str) {
@@ -398,6 +412,8 @@ fn bench_lookup(c: &mut Criterion) {
             ("ours", Read::With),
             ("ours_get", Read::Get),
             ("ours_by_ref", Read::ByRef),
+            ("ours_status", Read::Status),
+            ("ours_status_ref", Read::StatusRef),
         ] {
             let target = Ours {
                 registry: registry.clone(),

@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 
 use mabeam_engine::registry::{
-    AgentFilter, AgentRef, AgentSpec, AgentState, Health, Registry, RegistryError, ShardWriter,
+    AgentFilter, AgentRef, AgentSpec, AgentState, AgentStatus, Health, Registry, RegistryError,
+    ShardWriter,
 };
 use proptest::prelude::*;
 
@@ -199,8 +200,12 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::Get { id: n } => {
                 let key = id(n);
                 let got = sut.registry.get(&key);
+                let status = sut.registry.status(&key);
                 match model.get(&key) {
-                    None => prop_assert!(got.is_none()),
+                    None => {
+                        prop_assert!(got.is_none());
+                        prop_assert!(status.is_none());
+                    }
                     Some(m) => {
                         let rec =
                             got.ok_or_else(|| TestCaseError::fail("registered agent missing"))?;
@@ -211,6 +216,8 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                         prop_assert_eq!(rec.restarts, m.restarts);
                         prop_assert_eq!(rec.agent_ref, m.agent_ref);
                         prop_assert_eq!(sut.registry.resolve(&key), Some(m.agent_ref));
+                        prop_assert_eq!(status, Some(AgentStatus::of(&rec)));
+                        prop_assert_eq!(sut.registry.status_ref(m.agent_ref), status);
                     }
                 }
             }
@@ -218,10 +225,13 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 if let Some((r, key)) = refs.get(nth % refs.len().max(1)) {
                     let live = model.get(key).is_some_and(|m| m.agent_ref == *r);
                     let got = sut.registry.get_ref(*r);
+                    let status = sut.registry.status_ref(*r);
                     if live {
                         prop_assert_eq!(got.map(|g| g.id().to_owned()), Some(key.clone()));
+                        prop_assert_eq!(status.map(|s| s.agent_ref), Some(*r));
                     } else {
                         prop_assert!(got.is_none(), "stale handle {r} reached {got:?}");
+                        prop_assert!(status.is_none(), "stale handle {r} reached {status:?}");
                     }
                     let packed = AgentRef::unpack(r.pack());
                     prop_assert_eq!(packed, *r);

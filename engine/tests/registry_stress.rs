@@ -1,14 +1,15 @@
 //! Stress test: one writer thread per shard churns agents (register, transitions, checked
-//! updates, deregister) while reader threads hammer `get`, `with`, `get_ref` and `list`.
-//! Readers must never see a torn record (every record carries a checksum of its fields),
-//! a record under another agent's id, or another registration through a stale handle.
+//! updates, deregister) while reader threads hammer `get`, `with`, `get_ref`, `status`,
+//! `status_ref` and `list`. Readers must never see a torn record or status (every record
+//! carries a checksum of its fields), a record under another agent's id, or another
+//! registration through a stale handle.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 
 use mabeam_engine::registry::{
-    AgentFilter, AgentRecord, AgentRef, AgentSpec, AgentState, Registry, ShardWriter,
+    AgentFilter, AgentRecord, AgentRef, AgentSpec, AgentState, AgentStatus, Registry, ShardWriter,
 };
 
 const SHARDS: usize = 2;
@@ -51,6 +52,15 @@ fn check(rec: &AgentRecord) {
         rec.agent_ref.generation >= 1,
         "generation 0 is never issued"
     );
+}
+
+fn check_status(id: &str, status: &AgentStatus) {
+    assert_eq!(
+        status.failures,
+        checksum(id, status.restarts),
+        "torn status for {id}"
+    );
+    assert!(status.agent_ref.generation >= 1);
 }
 
 fn writer_loop(mut w: ShardWriter, ids: Vec<String>, seed: u64) -> u64 {
@@ -128,11 +138,21 @@ fn readers_never_see_torn_or_foreign_records() {
                         assert_eq!(rec.id(), key);
                         check(rec);
                     });
+                    if let Some(status) = registry.status(&key) {
+                        check_status(&key, &status);
+                        if seen.len() < 256 {
+                            seen.push((status.agent_ref, key.clone()));
+                        }
+                    }
                     for (r, owner) in seen.iter().skip(n % 8).step_by(8) {
                         if let Some(rec) = registry.get_ref(*r) {
                             assert_eq!(rec.id(), owner, "handle {r} reached another agent");
                             assert_eq!(rec.agent_ref, *r);
                             check(&rec);
+                        }
+                        if let Some(status) = registry.status_ref(*r) {
+                            assert_eq!(status.agent_ref, *r, "handle {r} reached another");
+                            check_status(owner, &status);
                         }
                     }
                     if n == 0 {
@@ -166,6 +186,11 @@ fn readers_never_see_torn_or_foreign_records() {
         assert_eq!(
             registry.get_ref(rec.agent_ref).map(|r| r.id().to_owned()),
             Some(rec.id().to_owned())
+        );
+        assert_eq!(registry.status(rec.id()), Some(AgentStatus::of(&rec)));
+        assert_eq!(
+            registry.status_ref(rec.agent_ref),
+            Some(AgentStatus::of(&rec))
         );
         assert!(matches!(
             rec.state,

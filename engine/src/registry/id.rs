@@ -94,14 +94,22 @@ pub fn hash_bytes(bytes: &[u8]) -> u64 {
         };
         acc = fold(a ^ P1, b ^ acc);
     } else {
-        let mut at = 0;
-        while at + 16 < len {
-            acc = fold(word8(bytes, at) ^ P1, word8(bytes, at + 8) ^ acc);
-            at += 16;
-        }
-        acc = fold(word8(bytes, len - 16) ^ P1, word8(bytes, len - 8) ^ acc);
+        acc = fold_blocks(bytes, acc);
     }
     fold(acc ^ P3, len as u64 ^ P1)
+}
+
+/// The block loop of [`hash_bytes`] for ids over 16 bytes, out of line so that the short
+/// path inlines into lookups.
+#[inline(never)]
+fn fold_blocks(bytes: &[u8], mut acc: u64) -> u64 {
+    let len = bytes.len();
+    let mut at = 0;
+    while at + 16 < len {
+        acc = fold(word8(bytes, at) ^ P1, word8(bytes, at + 8) ^ acc);
+        at += 16;
+    }
+    fold(word8(bytes, len - 16) ^ P1, word8(bytes, len - 8) ^ acc)
 }
 
 #[inline]

@@ -118,6 +118,80 @@ impl AgentRecord {
     }
 }
 
+/// The live status of one registration: what a hot lookup usually wants, as a copy.
+///
+/// [`Registry::status`](super::Registry::status) reads it without pinning the epoch
+/// collector (from a compact mirror under sequence counters), which makes it the cheapest
+/// lookup by id. It is published right after the agent's record, so it may trail
+/// [`Registry::with`](super::Registry::with) by the one write in flight, never lead it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct AgentStatus {
+    /// The handle of this registration.
+    #[serde(rename = "ref")]
+    pub agent_ref: AgentRef,
+    /// Lifecycle state.
+    pub state: AgentState,
+    /// Last reported health.
+    pub health: Health,
+    /// Restarts so far.
+    pub restarts: u32,
+    /// Failures so far.
+    pub failures: u32,
+}
+
+const HEALTH_ALL: [Health; 4] = [
+    Health::Healthy,
+    Health::Degraded,
+    Health::Unhealthy,
+    Health::Unknown,
+];
+
+impl AgentStatus {
+    /// The status part of a record.
+    pub fn of(record: &AgentRecord) -> Self {
+        Self {
+            agent_ref: record.agent_ref,
+            state: record.state,
+            health: record.health,
+            restarts: record.restarts,
+            failures: record.failures,
+        }
+    }
+
+    /// Packs the status (less the shard and slot, which the table knows) into two words:
+    /// generation, state and health; restarts and failures.
+    pub(crate) fn pack(&self) -> [u64; 2] {
+        let state = AgentState::ALL
+            .iter()
+            .position(|s| *s == self.state)
+            .unwrap_or(0) as u64;
+        let health = HEALTH_ALL
+            .iter()
+            .position(|h| *h == self.health)
+            .unwrap_or(3) as u64;
+        [
+            u64::from(self.agent_ref.generation) | state << 32 | health << 40,
+            u64::from(self.restarts) | u64::from(self.failures) << 32,
+        ]
+    }
+
+    /// Unpacks words made by [`AgentStatus::pack`] for the agent in `shard`/`slot`.
+    pub(crate) fn unpack(shard: u16, slot: u32, words: [u64; 2]) -> Self {
+        let [a, b] = words;
+        Self {
+            agent_ref: AgentRef {
+                shard,
+                slot,
+                generation: a as u32,
+            },
+            state: AgentState::ALL[((a >> 32) & 0xFF) as usize % AgentState::ALL.len()],
+            health: HEALTH_ALL[((a >> 40) & 0xFF) as usize % HEALTH_ALL.len()],
+            restarts: b as u32,
+            failures: (b >> 32) as u32,
+        }
+    }
+}
+
 /// Conditions for listing agents (`GET /api/agents?kind=&capability=&state=`); each one
 /// left `None` matches everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

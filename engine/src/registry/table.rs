@@ -5,17 +5,20 @@ use std::sync::Arc;
 use super::entry::Entry;
 use super::error::RegistryError;
 use super::id::{hash_id, shard_for_hash};
-use super::record::{AgentFilter, AgentRecord, AgentRef, SHARDS_MAX, SLOTS_MAX};
+use super::record::{AgentFilter, AgentRecord, AgentRef, AgentStatus, SHARDS_MAX, SLOTS_MAX};
 use super::writer::ShardWriter;
 use crate::sync::epoch::{Backlog, Guard, pin};
 use crate::sync::index::{KeyedSlots, SlotsWriter};
 use crate::sync::primitive::{AtomicUsize, CachePadded, Ordering};
+use crate::sync::status::{Probe, StatusTable, StatusWriter};
 
 /// One shard's published state: written only by its [`ShardWriter`], read by anyone.
 pub(crate) struct Shard {
     /// Preallocated slots, each holding the current record of one agent or nothing, and
     /// the id hash index whose buckets point at the records.
     pub(crate) table: KeyedSlots<Entry>,
+    /// The status words of each slot's agent and an index to them, read without pinning.
+    pub(crate) status: StatusTable,
     /// Agents published in this shard.
     pub(crate) live: CachePadded<AtomicUsize>,
     /// Slots at or beyond this index have never been used (bounds `list` scans).
@@ -74,14 +77,16 @@ impl Registry {
             });
         }
         let per_shard = max_agents.div_ceil(shards);
-        let mut slot_writers: Vec<SlotsWriter> = Vec::with_capacity(shards);
+        let mut slot_writers: Vec<(SlotsWriter, StatusWriter)> = Vec::with_capacity(shards);
         let shards_vec: Box<[Shard]> = (0..shards)
             .map(|_| {
                 let backlog = Backlog::new();
                 let (table, writer) = KeyedSlots::new(max_agents, per_shard, backlog.clone());
-                slot_writers.push(writer);
+                let (status, status_writer) = StatusTable::new(max_agents, per_shard);
+                slot_writers.push((writer, status_writer));
                 Shard {
                     table,
+                    status,
                     live: CachePadded::new(AtomicUsize::new(0)),
                     high_water: CachePadded::new(AtomicUsize::new(0)),
                     backlog,
@@ -98,7 +103,9 @@ impl Registry {
         let writers = slot_writers
             .into_iter()
             .enumerate()
-            .map(|(shard, slots)| ShardWriter::new(registry.clone(), shard, slots))
+            .map(|(shard, (slots, status))| {
+                ShardWriter::new(registry.clone(), shard, slots, status)
+            })
             .collect();
         Ok((registry, writers))
     }
@@ -159,14 +166,44 @@ impl Registry {
         self.find_ref(agent_ref, &guard).map(f)
     }
 
+    /// The agent's live status (handle, state, health, counters): the cheapest lookup by
+    /// id. It takes no lock, does not pin the epoch collector and never waits: it reads a
+    /// compact mirror of the record under sequence counters, and only if a write is in
+    /// progress right there (or the id is longer than 40 bytes) does it read the record
+    /// instead.
+    #[inline]
+    pub fn status(&self, id: &str) -> Option<AgentStatus> {
+        let hash = hash_id(id);
+        let index = shard_for_hash(hash, self.inner.shards.len());
+        let shard = &self.inner.shards[index];
+        match shard.status.find(hash, id.as_bytes()) {
+            // In range: there are at most SHARDS_MAX (1024) shards.
+            Probe::Hit { slot, status } => Some(AgentStatus::unpack(index as u16, slot, status)),
+            Probe::Miss => None,
+            Probe::Busy => self.with(id, AgentStatus::of),
+        }
+    }
+
+    /// [`Registry::status`] by handle; `None` for a stale handle.
+    #[inline]
+    pub fn status_ref(&self, agent_ref: AgentRef) -> Option<AgentStatus> {
+        let shard = self.inner.shards.get(usize::from(agent_ref.shard))?;
+        match shard.status.get(agent_ref.slot) {
+            Probe::Hit { slot, status } => Some(AgentStatus::unpack(agent_ref.shard, slot, status))
+                .filter(|s| s.agent_ref == agent_ref),
+            Probe::Miss => None,
+            Probe::Busy => self.with_ref(agent_ref, AgentStatus::of),
+        }
+    }
+
     /// The handle of the agent's current registration.
     pub fn resolve(&self, id: &str) -> Option<AgentRef> {
-        self.with(id, |rec| rec.agent_ref)
+        self.status(id).map(|s| s.agent_ref)
     }
 
     /// Whether an agent with this id is registered.
     pub fn contains(&self, id: &str) -> bool {
-        self.with(id, |_| ()).is_some()
+        self.status(id).is_some()
     }
 
     /// The records that pass `filter`, sorted by id, each id once. Each record is

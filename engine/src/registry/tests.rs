@@ -312,3 +312,86 @@ fn registry_handles_are_shareable() {
     assert_send_sync::<Registry>();
     assert_send::<ShardWriter>();
 }
+
+#[test]
+fn status_follows_every_write_for_short_and_long_ids() {
+    let (reg, mut ws) = setup(2, 200);
+    let long = format!("agent-{}", "x".repeat(60));
+    for id in [
+        "a1",
+        "exactly-forty-characters-long-agent-id-x",
+        long.as_str(),
+    ] {
+        let r = register(&reg, &mut ws, id).unwrap();
+        let w = &mut ws[r.shard as usize];
+        let status = reg.status(id).unwrap();
+        assert_eq!(status.agent_ref, r);
+        assert_eq!(status.state, AgentState::Registered);
+        assert_eq!(status.health, Health::Unknown);
+        w.transition(id, AgentState::Starting, 11).unwrap();
+        w.transition(id, AgentState::Running, 12).unwrap();
+        w.set_health(id, Health::Degraded).unwrap();
+        assert_eq!(w.record_restart(id, 13).unwrap(), 1);
+        assert_eq!(w.record_failure(id, 13).unwrap(), 1);
+        w.update(id, |rec| rec.failures = 7).unwrap();
+        let status = reg.status(id).unwrap();
+        assert_eq!(status, AgentStatus::of(&reg.get(id).unwrap()), "{id}");
+        assert_eq!(status.state, AgentState::Running);
+        assert_eq!(status.health, Health::Degraded);
+        assert_eq!((status.restarts, status.failures), (1, 7));
+        assert_eq!(reg.status_ref(r), Some(status));
+        // A refused write changes nothing.
+        assert!(w.transition(id, AgentState::Registered, 14).is_err());
+        assert_eq!(reg.status(id), Some(status));
+        w.deregister(id).unwrap();
+        assert_eq!(reg.status(id), None);
+        assert_eq!(reg.status_ref(r), None);
+        assert!(!reg.contains(id));
+        // The slot is reused: the old handle stays stale.
+        let again = register(&reg, &mut ws, id).unwrap();
+        assert_ne!(again, r);
+        assert_eq!(reg.status_ref(r), None);
+        assert_eq!(
+            reg.status_ref(again).map(|s| s.state),
+            Some(AgentState::Registered)
+        );
+    }
+    // Handles that were never issued find nothing.
+    for bad in [
+        AgentRef {
+            shard: 9,
+            slot: 0,
+            generation: 1,
+        },
+        AgentRef {
+            shard: 0,
+            slot: 10_000,
+            generation: 1,
+        },
+        AgentRef {
+            shard: 0,
+            slot: 0,
+            generation: 99,
+        },
+    ] {
+        assert_eq!(reg.status_ref(bad), None, "{bad}");
+    }
+}
+
+#[test]
+fn status_of_many_agents_after_churn() {
+    // Enough agents that probe chains form and deletions shift them.
+    let (reg, mut ws) = setup(1, 1_000);
+    for n in 0..1_000 {
+        register(&reg, &mut ws, &format!("agent-{n}")).unwrap();
+    }
+    for n in (0..1_000).step_by(3) {
+        ws[0].deregister(&format!("agent-{n}")).unwrap();
+    }
+    for n in 0..1_000 {
+        let id = format!("agent-{n}");
+        assert_eq!(reg.status(&id).is_some(), n % 3 != 0, "{id}");
+        assert_eq!(reg.status(&id).map(|s| s.agent_ref), reg.resolve(&id));
+    }
+    assert!(reg.status("agent-1000").is_none());
+}

@@ -5,13 +5,14 @@ use std::sync::Arc;
 use super::entry::{Entry, InlineKey};
 use super::error::RegistryError;
 use super::id::{hash_id, shard_for_hash, truncate};
-use super::record::{AgentRecord, AgentRef, GENERATION_MAX};
+use super::record::{AgentRecord, AgentRef, AgentStatus, GENERATION_MAX};
 use super::spec::AgentSpec;
 use super::state::{AgentState, Health};
 use super::table::{Registry, Shard};
 use crate::sync::epoch::pin;
 use crate::sync::index::SlotsWriter;
 use crate::sync::primitive::Ordering;
+use crate::sync::status::StatusWriter;
 
 /// The only writer of one shard. `Send` but not `Clone`: hand it to the worker thread
 /// that owns the shard; every write takes `&mut self`, so writes to a shard are serialised
@@ -26,10 +27,17 @@ pub struct ShardWriter {
     free: Vec<u32>,
     /// The write capability of the shard's slots and index.
     slots: SlotsWriter,
+    /// The write capability of the shard's status mirror.
+    status: StatusWriter,
 }
 
 impl ShardWriter {
-    pub(crate) fn new(registry: Registry, shard: usize, slots: SlotsWriter) -> Self {
+    pub(crate) fn new(
+        registry: Registry,
+        shard: usize,
+        slots: SlotsWriter,
+        status: StatusWriter,
+    ) -> Self {
         let capacity = registry.inner.shards[shard].table.capacity();
         Self {
             registry,
@@ -37,6 +45,7 @@ impl ShardWriter {
             generations: Vec::with_capacity(capacity),
             free: Vec::with_capacity(capacity),
             slots,
+            status,
         }
     }
 
@@ -142,6 +151,8 @@ impl ShardWriter {
         };
         let key = InlineKey::new(&spec.id, hash);
         let record = AgentRecord::new(Arc::new(spec), agent_ref, now_ms);
+        let status = AgentStatus::of(&record).pack();
+        let spec = Arc::clone(&record.spec);
         let shard = &self.registry.inner.shards[self.shard];
         // Publishes the record in the slot, then the index entry that leads readers to it.
         if shard
@@ -156,6 +167,10 @@ impl ShardWriter {
                 max: self.registry.max_agents(),
             });
         }
+        // Then the status mirror (after the record, so it never leads it).
+        shard
+            .status
+            .insert(&mut self.status, slot, hash, spec.id.as_bytes(), status);
         if shard.high_water.load(Ordering::Relaxed) <= slot as usize {
             shard.high_water.store(slot as usize + 1, Ordering::Release);
         }
@@ -171,11 +186,12 @@ impl ShardWriter {
         let Some((slot, _)) = shard.find(id, hash, &guard) else {
             return Err(RegistryError::NotFound { id: truncate(id) });
         };
-        // Unlinks the index entry first, then empties the slot.
+        // Unlinks the index entry first, then empties the slot; then the status mirror.
         let old = shard
             .table
             .remove(&mut self.slots, hash, slot, &guard)
             .map(|entry| entry.record.clone());
+        shard.status.remove(&mut self.status, slot);
         shard.live.fetch_sub(1, Ordering::Release);
         self.free.push(slot);
         self.unreserve();
@@ -292,6 +308,7 @@ impl ShardWriter {
         };
         let next = make(&cur.record)?;
         let out = answer(&next);
+        let status = AgentStatus::of(&next).pack();
         let entry = Entry::new(cur.key, next);
         if shard
             .table
@@ -301,6 +318,7 @@ impl ShardWriter {
             // Unreachable: `find` just found (hash, slot) and this writer is the only one.
             return Err(RegistryError::NotFound { id: truncate(id) });
         }
+        shard.status.set(&mut self.status, slot, status);
         Ok(out)
     }
 }

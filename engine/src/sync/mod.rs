@@ -10,6 +10,9 @@
 //! - [`index`] is a single-writer, lock-free-read open-addressing hash index from a key's
 //!   hash to a slot number ([`index::NameIndex`]), rebuilt and republished through an
 //!   [`epoch::EpochBox`] when tombstones pile up;
+//! - [`status`] is a fixed-size, pin-free table mirroring a few status words per slot,
+//!   found by key through its own hash index and read under per-slot sequence counters
+//!   (a reader that meets a write in progress falls back instead of waiting);
 //! - [`notify`] is the wake-up protocol between a worker's producers and the parked worker
 //!   (no `unsafe`; here so its loom model sits beside the others).
 //!
@@ -21,3 +24,4 @@ pub(crate) mod primitive;
 pub mod epoch;
 pub mod index;
 pub mod notify;
+pub mod status;
