@@ -3,7 +3,9 @@
 
 use mabeam_engine::api::{Engine, EngineError};
 use mabeam_engine::profile::Config;
-use mabeam_engine::registry::{AgentFilter, AgentSpec, AgentState, Health, RestartStrategy};
+use mabeam_engine::registry::{
+    AgentFilter, AgentSpec, AgentState, AgentStatus, Health, RestartStrategy,
+};
 use mabeam_engine::runtime::agent::{Agent, AgentContext, AgentError};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -85,6 +87,12 @@ fn register_start_send_stop_deregister_at_one_and_two_workers() {
         assert_eq!(running.len(), 1);
         assert_eq!(running[0].id(), "a1");
         assert_eq!(h.agent("a1").unwrap().health, Health::Healthy);
+        let status = h.agent_status("a1").unwrap();
+        assert_eq!(status, AgentStatus::of(&h.agent("a1").unwrap()));
+        assert_eq!(
+            (status.state, status.health),
+            (AgentState::Running, Health::Healthy)
+        );
         // An agent error is answered, and the agent keeps running.
         match h.send("a1", json!("err")).wait() {
             Err(EngineError::Agent(e)) => assert_eq!(e.code, "refused"),
@@ -101,6 +109,7 @@ fn register_start_send_stop_deregister_at_one_and_two_workers() {
         assert_eq!(h.stop("a1").wait().unwrap().state, AgentState::Stopped);
         assert_eq!(h.deregister("a1").wait().unwrap().id(), "a1");
         assert!(h.agent("a1").is_none());
+        assert!(h.agent_status("a1").is_none());
         assert_eq!(h.deregister("a1").wait().unwrap_err().status(), 404);
         assert_eq!(
             h.register(spec("a0", None, 3)).wait().unwrap_err().status(),

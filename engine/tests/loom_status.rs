@@ -54,8 +54,20 @@ fn present_key_is_never_missed_while_its_chain_shifts() {
         w.join().unwrap();
         assert_eq!(table.find(HOME0, b"x"), Probe::Miss);
         assert_eq!(table.get(0), Probe::Miss);
-        assert_eq!(table.find(HOME0, b"k"), Probe::Hit { slot: 1, status: [2, 2] });
-        assert_eq!(table.find(HOME0, b"y"), Probe::Hit { slot: 2, status: [3, 3] });
+        assert_eq!(
+            table.find(HOME0, b"k"),
+            Probe::Hit {
+                slot: 1,
+                status: [2, 2]
+            }
+        );
+        assert_eq!(
+            table.find(HOME0, b"y"),
+            Probe::Hit {
+                slot: 2,
+                status: [3, 3]
+            }
+        );
     });
 }
 
@@ -75,7 +87,10 @@ fn status_words_are_never_torn_nor_older() {
         let mut last = 0;
         for probe in [table.find(5, b"a"), table.get(0)] {
             match probe {
-                Probe::Hit { slot, status: [a, b] } => {
+                Probe::Hit {
+                    slot,
+                    status: [a, b],
+                } => {
                     assert_eq!(slot, 0);
                     assert_eq!(a, b, "torn status words");
                     assert!(a >= last, "went back from {last} to {a}");
@@ -86,6 +101,12 @@ fn status_words_are_never_torn_nor_older() {
             }
         }
         w.join().unwrap();
-        assert_eq!(table.get(0), Probe::Hit { slot: 0, status: [2, 2] });
+        assert_eq!(
+            table.get(0),
+            Probe::Hit {
+                slot: 0,
+                status: [2, 2]
+            }
+        );
     });
 }

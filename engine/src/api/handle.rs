@@ -2,7 +2,7 @@
 
 use crate::api::{EngineError, Pending};
 use crate::coord::{CoordError, CoordinationOutcome, CoordinationRequest};
-use crate::registry::{AgentFilter, AgentRecord, AgentSpec};
+use crate::registry::{AgentFilter, AgentRecord, AgentSpec, AgentStatus};
 use crate::runtime::command::{Command, LifecycleOp};
 use crate::runtime::inbox::SubmitError;
 use crate::runtime::reply::reply_channel;
@@ -85,6 +85,13 @@ impl Handle {
     /// An agent's published record. Lock-free; never waits for a worker.
     pub fn agent(&self, id: &str) -> Option<AgentRecord> {
         self.shared.registry.get(id)
+    }
+
+    /// An agent's live status (handle, state, health, counters): the cheapest lookup, read
+    /// without pinning or locking and never waiting for a worker (see
+    /// [`crate::registry::Registry::status`]).
+    pub fn agent_status(&self, id: &str) -> Option<AgentStatus> {
+        self.shared.registry.status(id)
     }
 
     /// Agents matching `filter`, ordered by id. Lock-free.

@@ -15,6 +15,8 @@
 //! writers[shard].transition("agent-1", AgentState::Starting, 1)?;
 //!
 //! assert_eq!(registry.with("agent-1", |a| a.state), Some(AgentState::Starting));
+//! // The cheapest lookup: a copy of the live status, read without pinning.
+//! assert_eq!(registry.status("agent-1").map(|s| s.agent_ref), Some(handle));
 //! assert_eq!(registry.get_ref(handle).map(|a| a.restarts), Some(0));
 //! assert_eq!(registry.list(&AgentFilter::default()).len(), 1);
 //! # Ok::<(), mabeam_engine::registry::RegistryError>(())
@@ -24,7 +26,10 @@
 //! publishes a new record and retires the old one (freed once no reader can hold it), so a
 //! reader always sees a whole record. Handles ([`AgentRef`]) carry the slot's generation
 //! and never reach a later agent in the same slot. Capacity (`max_agents`) is enforced
-//! exactly by an atomic reservation shared by all shards. The lock-free machinery lives in
+//! exactly by an atomic reservation shared by all shards. Each shard also mirrors every
+//! agent's status (handle, state, health, counters) in a fixed table of one cache line per
+//! agent, which [`Registry::status`] reads under sequence counters without pinning the
+//! epoch collector. The lock-free machinery lives in
 //! [`crate::sync`]; its design note is `engine/src/sync/README.md`.
 
 #![forbid(unsafe_code)]
