@@ -395,3 +395,40 @@ fn status_of_many_agents_after_churn() {
     }
     assert!(reg.status("agent-1000").is_none());
 }
+
+#[test]
+fn status_of_a_shard_far_past_its_share_falls_back_and_stays_exact() {
+    // 4 shards of 64: each expects 16 agents (32 lines, 24 mirrored); put all 64 in one.
+    let (reg, mut ws) = setup(4, 64);
+    let ids: Vec<String> = (0..10_000)
+        .map(|n| format!("skew-{n}"))
+        .filter(|id| reg.shard_of(id) == 0)
+        .take(64)
+        .collect();
+    assert_eq!(ids.len(), 64);
+    let refs: Vec<AgentRef> = ids
+        .iter()
+        .map(|id| register(&reg, &mut ws, id).unwrap())
+        .collect();
+    for (id, r) in ids.iter().zip(&refs) {
+        assert_eq!(reg.status(id).map(|s| s.agent_ref), Some(*r), "{id}");
+        assert_eq!(reg.status_ref(*r).map(|s| s.agent_ref), Some(*r));
+    }
+    assert!(reg.status("skew-absent").is_none());
+    for id in ids.iter().step_by(2) {
+        ws[0].record_restart(id, 20).unwrap();
+    }
+    for (n, id) in ids.iter().enumerate() {
+        assert_eq!(
+            reg.status(id).map(|s| s.restarts),
+            Some(u32::from(n % 2 == 0))
+        );
+    }
+    for id in &ids[..40] {
+        ws[0].deregister(id).unwrap();
+    }
+    for (n, (id, r)) in ids.iter().zip(&refs).enumerate() {
+        assert_eq!(reg.status(id).is_some(), n >= 40, "{id}");
+        assert_eq!(reg.status_ref(*r).is_some(), n >= 40, "{id}");
+    }
+}
