@@ -139,13 +139,6 @@ pub struct AgentStatus {
     pub failures: u32,
 }
 
-const HEALTH_ALL: [Health; 4] = [
-    Health::Healthy,
-    Health::Degraded,
-    Health::Unhealthy,
-    Health::Unknown,
-];
-
 impl AgentStatus {
     /// The status part of a record.
     pub fn of(record: &AgentRecord) -> Self {
@@ -161,14 +154,7 @@ impl AgentStatus {
     /// Packs the status (less the shard and slot, which the table knows) into two words:
     /// generation, state and health; restarts and failures.
     pub(crate) fn pack(&self) -> [u64; 2] {
-        let state = AgentState::ALL
-            .iter()
-            .position(|s| *s == self.state)
-            .unwrap_or(0) as u64;
-        let health = HEALTH_ALL
-            .iter()
-            .position(|h| *h == self.health)
-            .unwrap_or(3) as u64;
+        let (state, health) = (self.state as u64, self.health as u64);
         [
             u64::from(self.agent_ref.generation) | state << 32 | health << 40,
             u64::from(self.restarts) | u64::from(self.failures) << 32,
@@ -184,8 +170,9 @@ impl AgentStatus {
                 slot,
                 generation: a as u32,
             },
+            // Only `pack` writes these words; the modulo keeps any word in range.
             state: AgentState::ALL[((a >> 32) & 0xFF) as usize % AgentState::ALL.len()],
-            health: HEALTH_ALL[((a >> 40) & 0xFF) as usize % HEALTH_ALL.len()],
+            health: Health::ALL[((a >> 40) & 0xFF) as usize % Health::ALL.len()],
             restarts: b as u32,
             failures: (b >> 32) as u32,
         }

@@ -100,6 +100,14 @@ pub enum Health {
 }
 
 impl Health {
+    /// Every health, in declaration order.
+    pub const ALL: [Health; 4] = [
+        Self::Healthy,
+        Self::Degraded,
+        Self::Unhealthy,
+        Self::Unknown,
+    ];
+
     /// The snake_case name (as serialized).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -136,6 +144,17 @@ mod tests {
         for s in AgentState::ALL {
             assert!(!s.can_transition_to(s), "{s} -> {s}");
             assert!(!s.can_transition_to(Registered));
+        }
+    }
+
+    #[test]
+    fn all_lists_follow_declaration_order() {
+        // The status mirror stores `as u8` and reads back through `ALL`.
+        for (i, s) in AgentState::ALL.iter().enumerate() {
+            assert_eq!(*s as usize, i);
+        }
+        for (i, h) in Health::ALL.iter().enumerate() {
+            assert_eq!(*h as usize, i);
         }
     }
 

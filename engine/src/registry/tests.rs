@@ -391,7 +391,10 @@ fn status_of_many_agents_after_churn() {
     for n in 0..1_000 {
         let id = format!("agent-{n}");
         assert_eq!(reg.status(&id).is_some(), n % 3 != 0, "{id}");
-        assert_eq!(reg.status(&id).map(|s| s.agent_ref), reg.resolve(&id));
+        assert_eq!(
+            reg.status(&id).map(|s| s.agent_ref),
+            reg.with(&id, |rec| rec.agent_ref)
+        );
     }
     assert!(reg.status("agent-1000").is_none());
 }

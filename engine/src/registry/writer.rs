@@ -168,9 +168,11 @@ impl ShardWriter {
             });
         }
         // Then the status mirror (after the record, so it never leads it).
-        shard
-            .status
-            .insert(&mut self.status, slot, hash, spec.id.as_bytes(), status);
+        let mirrored =
+            shard
+                .status
+                .insert(&mut self.status, slot, hash, spec.id.as_bytes(), status);
+        debug_assert!(mirrored, "status slot {slot} was not free");
         if shard.high_water.load(Ordering::Relaxed) <= slot as usize {
             shard.high_water.store(slot as usize + 1, Ordering::Release);
         }
@@ -191,7 +193,8 @@ impl ShardWriter {
             .table
             .remove(&mut self.slots, hash, slot, &guard)
             .map(|entry| entry.record.clone());
-        shard.status.remove(&mut self.status, slot);
+        let unmirrored = shard.status.remove(&mut self.status, slot);
+        debug_assert!(unmirrored, "status slot {slot} held no key");
         shard.live.fetch_sub(1, Ordering::Release);
         self.free.push(slot);
         self.unreserve();
@@ -235,30 +238,35 @@ impl ShardWriter {
 
     /// Counts one failure (saturating); returns the failures counted so far.
     pub fn record_failure(&mut self, id: &str, now_ms: u64) -> Result<u32, RegistryError> {
-        self.replace_with(
-            id,
-            |rec| rec.failures,
-            |cur| {
-                let mut next = cur.clone();
-                next.failures = next.failures.saturating_add(1);
-                next.updated_at_ms = now_ms;
-                Ok(next)
-            },
-        )
+        self.count_one(id, now_ms, |rec| &mut rec.failures)
     }
 
     /// Counts one restart (saturating); returns the restarts counted so far.
     pub fn record_restart(&mut self, id: &str, now_ms: u64) -> Result<u32, RegistryError> {
+        self.count_one(id, now_ms, |rec| &mut rec.restarts)
+    }
+
+    /// Adds one (saturating) to the counter `field` picks; returns its new value.
+    fn count_one(
+        &mut self,
+        id: &str,
+        now_ms: u64,
+        field: fn(&mut AgentRecord) -> &mut u32,
+    ) -> Result<u32, RegistryError> {
+        let mut count = 0;
         self.replace_with(
             id,
-            |rec| rec.restarts,
+            |_| (),
             |cur| {
                 let mut next = cur.clone();
-                next.restarts = next.restarts.saturating_add(1);
+                let counter = field(&mut next);
+                *counter = counter.saturating_add(1);
+                count = *counter;
                 next.updated_at_ms = now_ms;
                 Ok(next)
             },
-        )
+        )?;
+        Ok(count)
     }
 
     /// Applies `f` to a copy of the agent's record and publishes the result.
@@ -318,7 +326,8 @@ impl ShardWriter {
             // Unreachable: `find` just found (hash, slot) and this writer is the only one.
             return Err(RegistryError::NotFound { id: truncate(id) });
         }
-        shard.status.set(&mut self.status, slot, status);
+        let mirrored = shard.status.set(&mut self.status, slot, status);
+        debug_assert!(mirrored, "status slot {slot} held no key");
         Ok(out)
     }
 }

@@ -201,11 +201,6 @@ impl StatusTable {
         (table, writer)
     }
 
-    /// The number of slots served.
-    pub fn capacity(&self) -> usize {
-        self.positions.len()
-    }
-
     /// The number of lines.
     pub fn lines(&self) -> usize {
         self.lines.len()
