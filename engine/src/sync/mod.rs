@@ -10,6 +10,9 @@
 //! - [`index`] is a single-writer, lock-free-read open-addressing hash index from a key's
 //!   hash to a slot number ([`index::NameIndex`]), rebuilt and republished through an
 //!   [`epoch::EpochBox`] when tombstones pile up;
+//! - [`latch`] holds a few words written in place by one writer and read whole by any
+//!   thread under a sequence counter over two copies, so a stalled writer never makes a
+//!   reader wait (the registry's live agent status);
 //! - [`status`] is a fixed-size, pin-free table mirroring a few status words per slot,
 //!   found by key through its own hash index and read under per-slot sequence counters
 //!   (a reader that meets a write in progress falls back instead of waiting);
@@ -23,5 +26,6 @@ pub(crate) mod primitive;
 
 pub mod epoch;
 pub mod index;
+pub mod latch;
 pub mod notify;
 pub mod status;
