@@ -145,11 +145,19 @@ impl Target for Ours {
     type W = ShardWriter;
     #[inline]
     fn read(&self, id: &str, n: usize) -> u32 {
-        let f = |r: &AgentRecord| r.restarts + r.state as u32;
         match self.read {
-            Read::With => self.registry.with(id, f).unwrap_or(0),
-            Read::Get => self.registry.get(id).map_or(0, |r| f(&r)),
-            Read::ByRef => self.registry.with_ref(self.refs[n], f).unwrap_or(0),
+            Read::With => self
+                .registry
+                .with(id, |r| r.restarts + r.state as u32)
+                .unwrap_or(0),
+            Read::Get => self
+                .registry
+                .get(id)
+                .map_or(0, |r| r.restarts + r.state as u32),
+            Read::ByRef => self
+                .registry
+                .with_ref(self.refs[n], |r| r.restarts + r.state as u32)
+                .unwrap_or(0),
             Read::Status => self
                 .registry
                 .status(id)

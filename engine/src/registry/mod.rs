@@ -51,7 +51,8 @@ pub use id::{
     NAME_LEN_MAX, hash_bytes, hash_id, is_valid_name, shard_for_hash, shard_of, validate_id,
 };
 pub use record::{
-    AgentFilter, AgentRecord, AgentRef, AgentStatus, GENERATION_MAX, SHARDS_MAX, SLOTS_MAX,
+    AgentFilter, AgentRecord, AgentRef, AgentStatus, AgentView, GENERATION_MAX, SHARDS_MAX,
+    SLOTS_MAX,
 };
 pub use spec::{
     AgentSpec, CAPABILITIES_MAX, MAX_RESTARTS_MAX, MAX_SECONDS_MAX, METADATA_ENTRIES_MAX,

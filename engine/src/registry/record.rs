@@ -109,12 +109,93 @@ impl AgentRecord {
 
     /// Whether the record passes every condition of `filter`.
     pub fn matches(&self, filter: &AgentFilter) -> bool {
+        self.view().matches(filter)
+    }
+
+    /// The record as a borrowed view (what [`Registry::with`](super::Registry::with)
+    /// hands out).
+    pub fn view(&self) -> AgentView<'_> {
+        AgentView {
+            spec: &self.spec,
+            agent_ref: self.agent_ref,
+            state: self.state,
+            health: self.health,
+            restarts: self.restarts,
+            failures: self.failures,
+            registered_at_ms: self.registered_at_ms,
+            updated_at_ms: self.updated_at_ms,
+        }
+    }
+}
+
+/// An agent as published right now, borrowed for the length of a
+/// [`Registry::with`](super::Registry::with) call: the fields of an [`AgentRecord`], with
+/// the spec borrowed rather than shared, so reading it copies and counts nothing.
+/// [`AgentView::to_record`] makes the owned copy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AgentView<'a> {
+    /// What was registered.
+    pub spec: &'a Arc<AgentSpec>,
+    /// The handle of this registration.
+    pub agent_ref: AgentRef,
+    /// Lifecycle state.
+    pub state: AgentState,
+    /// Last reported health.
+    pub health: Health,
+    /// Restarts so far.
+    pub restarts: u32,
+    /// Failures so far.
+    pub failures: u32,
+    /// When it was registered.
+    pub registered_at_ms: u64,
+    /// When it last changed.
+    pub updated_at_ms: u64,
+}
+
+impl AgentView<'_> {
+    /// The agent's id.
+    pub fn id(&self) -> &str {
+        &self.spec.id
+    }
+
+    /// The agent's kind.
+    pub fn kind(&self) -> &str {
+        &self.spec.kind
+    }
+
+    /// Whether the agent passes every condition of `filter`.
+    pub fn matches(&self, filter: &AgentFilter) -> bool {
         filter.kind.as_deref().is_none_or(|k| k == self.spec.kind)
             && filter
                 .capability
                 .as_deref()
                 .is_none_or(|c| self.spec.has_capability(c))
             && filter.state.is_none_or(|s| s == self.state)
+    }
+
+    /// An owned copy (clones the spec's `Arc`; allocates nothing).
+    pub fn to_record(&self) -> AgentRecord {
+        AgentRecord {
+            spec: Arc::clone(self.spec),
+            agent_ref: self.agent_ref,
+            state: self.state,
+            health: self.health,
+            restarts: self.restarts,
+            failures: self.failures,
+            registered_at_ms: self.registered_at_ms,
+            updated_at_ms: self.updated_at_ms,
+        }
+    }
+
+    /// The status part.
+    pub fn status(&self) -> AgentStatus {
+        AgentStatus {
+            agent_ref: self.agent_ref,
+            state: self.state,
+            health: self.health,
+            restarts: self.restarts,
+            failures: self.failures,
+        }
     }
 }
 
@@ -142,13 +223,7 @@ pub struct AgentStatus {
 impl AgentStatus {
     /// The status part of a record.
     pub fn of(record: &AgentRecord) -> Self {
-        Self {
-            agent_ref: record.agent_ref,
-            state: record.state,
-            health: record.health,
-            restarts: record.restarts,
-            failures: record.failures,
-        }
+        record.view().status()
     }
 
     /// Packs the status (less the shard and slot, which the table knows) into two words:

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use super::entry::Entry;
 use super::error::RegistryError;
 use super::id::{hash_id, shard_for_hash};
-use super::record::{AgentFilter, AgentRecord, AgentRef, AgentStatus, SHARDS_MAX, SLOTS_MAX};
+use super::record::{
+    AgentFilter, AgentRecord, AgentRef, AgentStatus, AgentView, SHARDS_MAX, SLOTS_MAX,
+};
 use super::writer::ShardWriter;
 use crate::sync::epoch::{Backlog, Guard, pin};
 use crate::sync::index::{KeyedSlots, SlotsWriter};
@@ -127,43 +129,48 @@ impl Registry {
     }
 
     #[inline]
-    fn find<'g>(&'g self, id: &str, guard: &'g Guard) -> Option<&'g AgentRecord> {
+    fn find<'g>(&'g self, id: &str, guard: &'g Guard) -> Option<&'g Entry> {
         let hash = hash_id(id);
         let shard = &self.inner.shards[shard_for_hash(hash, self.inner.shards.len())];
-        shard.find(id, hash, guard).map(|(_, entry)| &entry.record)
+        shard.find(id, hash, guard).map(|(_, entry)| entry)
     }
 
     #[inline]
-    fn find_ref<'g>(&'g self, agent_ref: AgentRef, guard: &'g Guard) -> Option<&'g AgentRecord> {
+    fn find_ref<'g>(&'g self, agent_ref: AgentRef, guard: &'g Guard) -> Option<&'g Entry> {
         let shard = self.inner.shards.get(usize::from(agent_ref.shard))?;
-        let rec = &shard.table.get(agent_ref.slot, guard)?.record;
-        (rec.agent_ref == agent_ref).then_some(rec)
+        let entry = shard.table.get(agent_ref.slot, guard)?;
+        (entry.agent_ref == agent_ref).then_some(entry)
     }
 
     /// A copy of the agent's record (cheap: the spec is shared).
     pub fn get(&self, id: &str) -> Option<AgentRecord> {
-        self.with(id, AgentRecord::clone)
+        self.with(id, |v| v.to_record())
     }
 
-    /// Runs `f` on the agent's current record without copying or allocating.
+    /// Runs `f` on the agent as it is now, without copying the spec or allocating. The
+    /// view is one write's worth of status (never a mix of two).
     /// Keep `f` short: memory retired meanwhile is not freed until it returns.
     #[inline]
-    pub fn with<R>(&self, id: &str, f: impl FnOnce(&AgentRecord) -> R) -> Option<R> {
+    pub fn with<R>(&self, id: &str, f: impl FnOnce(&AgentView<'_>) -> R) -> Option<R> {
         let guard = pin();
-        self.find(id, &guard).map(f)
+        self.find(id, &guard).map(|entry| entry.view(f))
     }
 
     /// A copy of the record this handle was issued for, or `None` if that registration is
     /// gone (even if the slot now holds another agent).
     pub fn get_ref(&self, agent_ref: AgentRef) -> Option<AgentRecord> {
-        self.with_ref(agent_ref, AgentRecord::clone)
+        self.with_ref(agent_ref, |v| v.to_record())
     }
 
     /// [`Registry::with`] by handle; `None` for a stale handle.
     #[inline]
-    pub fn with_ref<R>(&self, agent_ref: AgentRef, f: impl FnOnce(&AgentRecord) -> R) -> Option<R> {
+    pub fn with_ref<R>(
+        &self,
+        agent_ref: AgentRef,
+        f: impl FnOnce(&AgentView<'_>) -> R,
+    ) -> Option<R> {
         let guard = pin();
-        self.find_ref(agent_ref, &guard).map(f)
+        self.find_ref(agent_ref, &guard).map(|entry| entry.view(f))
     }
 
     /// The agent's live status (handle, state, health, counters): the cheapest lookup by
@@ -180,7 +187,7 @@ impl Registry {
             // In range: there are at most SHARDS_MAX (1024) shards.
             Probe::Hit { slot, status } => Some(AgentStatus::unpack(index as u16, slot, status)),
             Probe::Miss => None,
-            Probe::Busy => self.with(id, AgentStatus::of),
+            Probe::Busy => self.with(id, |v| v.status()),
         }
     }
 
@@ -192,7 +199,7 @@ impl Registry {
             Probe::Hit { slot, status } => Some(AgentStatus::unpack(agent_ref.shard, slot, status))
                 .filter(|s| s.agent_ref == agent_ref),
             Probe::Miss => None,
-            Probe::Busy => self.with_ref(agent_ref, AgentStatus::of),
+            Probe::Busy => self.with_ref(agent_ref, |v| v.status()),
         }
     }
 
@@ -219,10 +226,12 @@ impl Registry {
                 .min(shard.table.capacity());
             for slot in 0..used {
                 // In range: `used` is at most the capacity, below SLOTS_MAX.
-                if let Some(entry) = shard.table.get(slot as u32, &guard)
-                    && entry.record.matches(filter)
+                if let Some(rec) = shard
+                    .table
+                    .get(slot as u32, &guard)
+                    .and_then(|entry| entry.view(|v| v.matches(filter).then(|| v.to_record())))
                 {
-                    out.push(entry.record.clone());
+                    out.push(rec);
                 }
             }
         }

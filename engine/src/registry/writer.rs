@@ -12,12 +12,14 @@ use super::table::{Registry, Shard};
 use crate::sync::epoch::pin;
 use crate::sync::index::SlotsWriter;
 use crate::sync::primitive::Ordering;
-use crate::sync::status::StatusWriter;
+use crate::sync::status::{Probe, StatusWriter};
 
 /// The only writer of one shard. `Send` but not `Clone`: hand it to the worker thread
 /// that owns the shard; every write takes `&mut self`, so writes to a shard are serialised
-/// by construction. A write replaces the agent's published record wholesale (readers see
-/// the old or the new record, never a mix) and retires the old one.
+/// by construction. A status change (transition, health, counters) is published in place
+/// through the entry's latch, then mirrored in the status table: readers see the old or
+/// the new status, never a mix, and nothing is allocated or retired. Registering,
+/// deregistering and a new spec publish or retire whole entries.
 pub struct ShardWriter {
     registry: Registry,
     shard: usize,
@@ -192,7 +194,7 @@ impl ShardWriter {
         let old = shard
             .table
             .remove(&mut self.slots, hash, slot, &guard)
-            .map(|entry| entry.record.clone());
+            .map(Entry::record);
         let unmirrored = shard.status.remove(&mut self.status, slot);
         debug_assert!(unmirrored, "status slot {slot} held no key");
         shard.live.fetch_sub(1, Ordering::Release);
@@ -208,42 +210,37 @@ impl ShardWriter {
         to: AgentState,
         now_ms: u64,
     ) -> Result<AgentRecord, RegistryError> {
-        self.replace_with(id, AgentRecord::clone, |cur| {
-            if !cur.state.can_transition_to(to) {
+        self.set_live(id, |entry, status, updated_at_ms| {
+            if !status.state.can_transition_to(to) {
                 return Err(RegistryError::InvalidTransition {
-                    id: cur.spec.id.clone(),
-                    from: cur.state,
+                    id: entry.spec.id.clone(),
+                    from: status.state,
                     to,
                 });
             }
-            let mut next = cur.clone();
-            next.state = to;
-            next.updated_at_ms = now_ms;
-            Ok(next)
-        })
+            status.state = to;
+            *updated_at_ms = now_ms;
+            Ok(())
+        })?;
+        self.get_owned(id)
     }
 
     /// Sets the agent's health.
     pub fn set_health(&mut self, id: &str, health: Health) -> Result<(), RegistryError> {
-        self.replace_with(
-            id,
-            |_| (),
-            |cur| {
-                let mut next = cur.clone();
-                next.health = health;
-                Ok(next)
-            },
-        )
+        self.set_live(id, |_, status, _| {
+            status.health = health;
+            Ok(())
+        })
     }
 
     /// Counts one failure (saturating); returns the failures counted so far.
     pub fn record_failure(&mut self, id: &str, now_ms: u64) -> Result<u32, RegistryError> {
-        self.count_one(id, now_ms, |rec| &mut rec.failures)
+        self.count_one(id, now_ms, |status| &mut status.failures)
     }
 
     /// Counts one restart (saturating); returns the restarts counted so far.
     pub fn record_restart(&mut self, id: &str, now_ms: u64) -> Result<u32, RegistryError> {
-        self.count_one(id, now_ms, |rec| &mut rec.restarts)
+        self.count_one(id, now_ms, |status| &mut status.restarts)
     }
 
     /// Adds one (saturating) to the counter `field` picks; returns its new value.
@@ -251,22 +248,14 @@ impl ShardWriter {
         &mut self,
         id: &str,
         now_ms: u64,
-        field: fn(&mut AgentRecord) -> &mut u32,
+        field: fn(&mut AgentStatus) -> &mut u32,
     ) -> Result<u32, RegistryError> {
-        let mut count = 0;
-        self.replace_with(
-            id,
-            |_| (),
-            |cur| {
-                let mut next = cur.clone();
-                let counter = field(&mut next);
-                *counter = counter.saturating_add(1);
-                count = *counter;
-                next.updated_at_ms = now_ms;
-                Ok(next)
-            },
-        )?;
-        Ok(count)
+        self.set_live(id, |_, status, updated_at_ms| {
+            let counter = field(status);
+            *counter = counter.saturating_add(1);
+            *updated_at_ms = now_ms;
+            Ok(*counter)
+        })
     }
 
     /// Applies `f` to a copy of the agent's record and publishes the result.
@@ -274,24 +263,42 @@ impl ShardWriter {
     /// `f` may change the status fields and, through `Arc::make_mut(&mut rec.spec)`, the
     /// spec. It may not change the id, the handle or `registered_at_ms`, a state change
     /// must be an allowed transition, and a changed spec must still validate; otherwise
-    /// nothing is published and the error says why.
+    /// nothing is published and the error says why. Status changes are published in
+    /// place; a new spec publishes a new entry and retires the old one.
     pub fn update<R>(
         &mut self,
         id: &str,
         f: impl FnOnce(&mut AgentRecord) -> R,
     ) -> Result<R, RegistryError> {
-        let mut out = None;
-        self.replace_with(
-            id,
-            |_| (),
-            |cur| {
-                let mut next = cur.clone();
-                out = Some(f(&mut next));
-                check_update(cur, &next)?;
-                Ok(next)
-            },
-        )?;
-        out.ok_or_else(|| RegistryError::NotFound { id: truncate(id) })
+        let hash = self.owned_hash(id)?;
+        let shard = &self.registry.inner.shards[self.shard];
+        let Some((slot, entry)) = locate(shard, &self.slots, id, hash) else {
+            return Err(RegistryError::NotFound { id: truncate(id) });
+        };
+        let cur = entry.record();
+        let mut next = cur.clone();
+        let out = f(&mut next);
+        check_update(&cur, &next)?;
+        let status = AgentStatus::of(&next);
+        let words = if Arc::ptr_eq(&next.spec, &cur.spec) {
+            entry.publish(&status, next.updated_at_ms)
+        } else {
+            let guard = pin();
+            let fresh = Entry::new(entry.key, next);
+            if shard
+                .table
+                .replace(&mut self.slots, hash, slot, fresh, &guard)
+                .is_err()
+            {
+                // Unreachable: `locate` just found (hash, slot) and this writer is the
+                // only one.
+                return Err(RegistryError::NotFound { id: truncate(id) });
+            }
+            status.pack()
+        };
+        let mirrored = shard.status.set(&mut self.status, slot, words);
+        debug_assert!(mirrored, "status slot {slot} held no key");
+        Ok(out)
     }
 
     /// Hands retired records to the collector so they can be freed; call it when the
@@ -300,36 +307,57 @@ impl ShardWriter {
         pin().flush();
     }
 
-    /// Publishes `make(current)` in place of the agent's current record; returns what
-    /// `answer` takes from the new record.
-    fn replace_with<R>(
+    /// The agent's current record, read without pinning.
+    fn get_owned(&self, id: &str) -> Result<AgentRecord, RegistryError> {
+        let hash = self.owned_hash(id)?;
+        locate(self.shard_ref(), &self.slots, id, hash)
+            .map(|(_, entry)| entry.record())
+            .ok_or_else(|| RegistryError::NotFound { id: truncate(id) })
+    }
+
+    /// Publishes, in place, the live status `change` makes of the current one (given the
+    /// entry, the status and `updated_at_ms`), then mirrors it; returns what `change`
+    /// returns. Nothing is published if `change` fails. Allocates and retires nothing.
+    fn set_live<R>(
         &mut self,
         id: &str,
-        answer: impl FnOnce(&AgentRecord) -> R,
-        make: impl FnOnce(&AgentRecord) -> Result<AgentRecord, RegistryError>,
+        change: impl FnOnce(&Entry, &mut AgentStatus, &mut u64) -> Result<R, RegistryError>,
     ) -> Result<R, RegistryError> {
         let hash = self.owned_hash(id)?;
-        let guard = pin();
         let shard = &self.registry.inner.shards[self.shard];
-        let Some((slot, cur)) = shard.find(id, hash, &guard) else {
+        let Some((slot, entry)) = locate(shard, &self.slots, id, hash) else {
             return Err(RegistryError::NotFound { id: truncate(id) });
         };
-        let next = make(&cur.record)?;
-        let out = answer(&next);
-        let status = AgentStatus::of(&next).pack();
-        let entry = Entry::new(cur.key, next);
-        if shard
-            .table
-            .replace(&mut self.slots, hash, slot, entry, &guard)
-            .is_err()
-        {
-            // Unreachable: `find` just found (hash, slot) and this writer is the only one.
-            return Err(RegistryError::NotFound { id: truncate(id) });
-        }
-        let mirrored = shard.status.set(&mut self.status, slot, status);
+        let (mut status, mut updated_at_ms) = entry.live();
+        let out = change(entry, &mut status, &mut updated_at_ms)?;
+        // The entry first, then the mirror (so the mirror never leads the record).
+        let words = entry.publish(&status, updated_at_ms);
+        let mirrored = shard.status.set(&mut self.status, slot, words);
         debug_assert!(mirrored, "status slot {slot} held no key");
         Ok(out)
     }
+}
+
+/// The slot and entry of `id` (whose hash is `hash`) in `shard`, found by the shard's
+/// writer without pinning: through the status mirror (one line), or through the index
+/// for ids the mirror does not hold.
+#[inline]
+fn locate<'a>(
+    shard: &'a Shard,
+    slots: &'a SlotsWriter,
+    id: &str,
+    hash: u64,
+) -> Option<(u32, &'a Entry)> {
+    let slot = match shard.status.find(hash, id.as_bytes()) {
+        Probe::Hit { slot, .. } => slot,
+        // Exact: only this writer changes the mirror, and it is not writing now.
+        Probe::Miss => return None,
+        // An id too long for the mirror, or a shard past its share (not mirrored).
+        Probe::Busy => shard.find(id, hash, &pin())?.0,
+    };
+    let entry = shard.table.get_owned(slots, slot)?;
+    debug_assert!(entry.is(id, hash), "mirror slot {slot} is not {id}");
+    entry.is(id, hash).then_some((slot, entry))
 }
 
 fn check_update(cur: &AgentRecord, next: &AgentRecord) -> Result<(), RegistryError> {

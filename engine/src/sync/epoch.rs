@@ -140,6 +140,22 @@ impl<T> EpochBox<T> {
         unsafe { p.as_ref() }
     }
 
+    /// The current value, read by the box's only writer without pinning.
+    ///
+    /// # Safety
+    ///
+    /// The caller must be the box's only writer, and must not replace or empty the box (nor
+    /// let anyone else) while the returned borrow lives: the value is retired only by such
+    /// a write, so until then it stays allocated.
+    #[inline]
+    pub(crate) unsafe fn load_unpinned(&self) -> Option<&T> {
+        let p = self.ptr.load(Ordering::Acquire);
+        // SAFETY: `p` is null or a fully initialised value from `Box::into_raw` (see
+        // `load`); the caller's contract keeps it from being retired, hence freed, while
+        // the borrow lives, and `Drop` needs `&mut self`.
+        unsafe { p.as_ref() }
+    }
+
     /// Whether the box is empty right now.
     pub fn is_empty(&self) -> bool {
         self.ptr.load(Ordering::Acquire).is_null()

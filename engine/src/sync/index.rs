@@ -384,6 +384,21 @@ impl<T: Send + 'static> KeyedSlots<T> {
         self.slots.get(slot as usize)?.load(guard)
     }
 
+    /// The value in `slot`, read by the writer without pinning; `None` for an empty slot,
+    /// a slot out of range or a writer of another table. Every write to the table needs
+    /// `&mut SlotsWriter`, so none can retire the value while this borrow of `writer` lives.
+    #[inline]
+    pub fn get_owned<'w>(&'w self, writer: &'w SlotsWriter, slot: u32) -> Option<&'w T> {
+        if writer.table != self.id {
+            return None;
+        }
+        let cell = self.slots.get(slot as usize)?;
+        // SAFETY: values in this table's slots are retired only by `insert`, `replace` and
+        // `remove`, which need `&mut` to this table's one `SlotsWriter`; the shared borrow
+        // of it for 'w excludes them, so the value outlives the returned borrow.
+        unsafe { cell.load_unpinned() }
+    }
+
     /// The slot and value of the key with this hash for which `is_match(value)` holds.
     /// Any thread; never blocks. `is_match` must check the whole key (the index compares
     /// only 31 bits of the hash), and may see a value that is being replaced or removed.
@@ -618,6 +633,11 @@ mod tests {
         );
         assert!(t.remove(&mut other, h(1), 1, &g).is_none());
         assert_eq!(t.find(h(1), &g, |v| v.0 == 1), Some((1, &(1, 1))));
+        // The writer reads without pinning; another table's writer reads nothing.
+        assert_eq!(t.get_owned(&w, 1), Some(&(1, 1)));
+        assert_eq!(t.get_owned(&w, 0), None);
+        assert_eq!(t.get_owned(&w, 64), None);
+        assert_eq!(t.get_owned(&other, 1), None);
     }
 
     #[test]

@@ -25,6 +25,10 @@
 use super::primitive::{AtomicU64, Ordering, fence};
 
 /// `N` words, published together by one writer and read whole by any thread.
+///
+/// `repr(C)`: the sequence sits right before copy 0, so a reader of a quiet latch touches
+/// one contiguous run of `8 + 8 * N` bytes.
+#[repr(C)]
 pub struct Latch<const N: usize> {
     seq: AtomicU64,
     copies: [[AtomicU64; N]; 2],
