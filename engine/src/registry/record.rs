@@ -245,9 +245,15 @@ impl AgentStatus {
                 slot,
                 generation: a as u32,
             },
-            // Only `pack` writes these words; the modulo keeps any word in range.
-            state: AgentState::ALL[((a >> 32) & 0xFF) as usize % AgentState::ALL.len()],
-            health: Health::ALL[((a >> 40) & 0xFF) as usize % Health::ALL.len()],
+            // Only `pack` writes these words; any other byte reads as the first variant.
+            state: AgentState::ALL
+                .get(((a >> 32) & 0xFF) as usize)
+                .copied()
+                .unwrap_or(AgentState::ALL[0]),
+            health: Health::ALL
+                .get(((a >> 40) & 0xFF) as usize)
+                .copied()
+                .unwrap_or(Health::ALL[0]),
             restarts: b as u32,
             failures: (b >> 32) as u32,
         }
