@@ -73,6 +73,12 @@ impl Entry {
         self.key.len == u8::MAX && id.len() > INLINE_LEN && self.spec.id == id
     }
 
+    /// Whether this entry's id hashes to `hash` (a cheap check of a slot found by id).
+    #[inline]
+    pub(crate) fn has_hash(&self, hash: u64) -> bool {
+        self.key.hash == hash
+    }
+
     /// The live status and `updated_at_ms`, from one write.
     #[inline]
     pub(crate) fn live(&self) -> (AgentStatus, u64) {
