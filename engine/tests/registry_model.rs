@@ -35,6 +35,12 @@ enum Op {
     Restart {
         id: usize,
     },
+    /// `ShardWriter::update`: one more restart, and a new kind when given (a new spec, so
+    /// a new entry; otherwise published in place).
+    Update {
+        id: usize,
+        kind: Option<usize>,
+    },
     Get {
         id: usize,
     },
@@ -61,6 +67,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..IDS, prop::sample::select(vec![Health::Healthy, Health::Degraded, Health::Unhealthy]))
             .prop_map(|(id, health)| Op::Health { id, health }),
         1 => (0..IDS).prop_map(|id| Op::Restart { id }),
+        2 => (0..IDS, prop::option::of(0..KINDS.len())).prop_map(|(id, kind)| Op::Update { id, kind }),
         3 => (0..IDS).prop_map(|id| Op::Get { id }),
         2 => (0..64usize).prop_map(|nth| Op::GetRef { nth }),
         1 => (prop::option::of(0..KINDS.len()), prop::option::of(state()))
@@ -194,6 +201,34 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     Some(m) => {
                         m.restarts += 1;
                         prop_assert_eq!(got, Ok(m.restarts));
+                    }
+                }
+            }
+            Op::Update { id: n, kind } => {
+                let key = id(n);
+                let got = sut.writer(&key).update(&key, |r| {
+                    r.restarts += 1;
+                    if let Some(k) = kind {
+                        std::sync::Arc::make_mut(&mut r.spec).kind = KINDS[k].to_owned();
+                    }
+                    r.restarts
+                });
+                match model.get_mut(&key) {
+                    None => prop_assert!(
+                        matches!(got, Err(RegistryError::NotFound { .. })),
+                        "{got:?}"
+                    ),
+                    Some(m) => {
+                        m.restarts += 1;
+                        if let Some(k) = kind {
+                            m.kind = KINDS[k];
+                        }
+                        prop_assert_eq!(got, Ok(m.restarts));
+                        prop_assert_eq!(
+                            sut.registry
+                                .with(&key, |r| (r.kind().to_owned(), r.restarts)),
+                            Some((m.kind.to_owned(), m.restarts))
+                        );
                     }
                 }
             }

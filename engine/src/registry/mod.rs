@@ -22,9 +22,13 @@
 //! # Ok::<(), mabeam_engine::registry::RegistryError>(())
 //! ```
 //!
-//! Each agent's record lives in a preallocated slot as an immutable value; a write
-//! publishes a new record and retires the old one (freed once no reader can hold it), so a
-//! reader always sees a whole record. Handles ([`AgentRef`]) carry the slot's generation
+//! Each agent lives in a preallocated slot as an entry whose fixed part (spec, handle,
+//! registration time) never changes; its live status (state, health, counters, last
+//! change) sits in the entry under a two-copy sequence latch, which the shard's writer
+//! updates in place, so a status change allocates and retires nothing and a reader always
+//! sees one write's status, never a mix. A new spec publishes a new entry and retires the
+//! old one (freed once no reader can hold it). [`Registry::with`] hands out an
+//! [`AgentView`] that borrows the spec. Handles ([`AgentRef`]) carry the slot's generation
 //! and never reach a later agent in the same slot. Capacity (`max_agents`) is enforced
 //! exactly by an atomic reservation shared by all shards. Each shard also mirrors every
 //! agent's status (handle, state, health, counters) in a fixed table of one cache line per
