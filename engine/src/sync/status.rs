@@ -290,13 +290,13 @@ impl StatusTable {
             }
             let mut same = true;
             if let Some(w) = want {
-                // Both sides are zero past the length, so all words compare, without a
-                // loop over the length.
-                let mut diff = 0;
-                for (stored, wanted) in line.key.iter().zip(&w.words) {
-                    diff |= stored.load(Ordering::Relaxed) ^ *wanted;
+                same = len == w.len && len != LONG_KEY;
+                if same {
+                    let words = usize::from(len).div_ceil(8);
+                    for (stored, wanted) in line.key[..words].iter().zip(&w.words[..words]) {
+                        same &= stored.load(Ordering::Relaxed) == *wanted;
+                    }
                 }
-                same = len == w.len && len != LONG_KEY && diff == 0;
             }
             let status = [
                 line.status[0].load(Ordering::Relaxed),
@@ -331,8 +331,9 @@ impl StatusTable {
         line.status[0].store(status[0], Ordering::Relaxed);
         line.status[1].store(status[1], Ordering::Relaxed);
         if let Some(words) = key {
-            // Every word, zeros past the length included: readers compare all of them.
-            for (stored, w) in line.key.iter().zip(words) {
+            // Words past the length are never compared, so they are left as they are.
+            let used = usize::from(len.min(KEY_MAX as u8)).div_ceil(8);
+            for (stored, w) in line.key[..used].iter().zip(words) {
                 stored.store(*w, Ordering::Relaxed);
             }
         }
