@@ -66,28 +66,45 @@ fn readers_see_whole_values() {
 
 #[test]
 fn stale_handles_never_reach_a_reused_slot() {
-    loom::model(|| {
+    // The reader runs in the spawned thread and the writer in the model's main thread:
+    // loom's DPOR remembers only the last access to each atomic, so a writer that loads a
+    // word before storing it (the latch's sequence, the slot pointer it finds the entry
+    // by) hides an earlier read by another thread; with the writes first in the initial
+    // run, every read that follows them is checked against them and the interleavings are
+    // explored (up to two preemptions: unbounded, it ran past ten minutes).
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(2);
+    builder.check(|| {
         // One shard, one slot: "b" must reuse the slot "a" had.
         let (registry, mut writers) = Registry::new(1, 1).unwrap();
         let mut w = writers.pop().unwrap();
         let a = w.register(AgentSpec::new("a", "k"), 0).unwrap();
-        let writer = thread::spawn(move || {
-            w.transition("a", AgentState::Starting, 1).unwrap();
-            w.deregister("a").unwrap();
-            let b = w.register(AgentSpec::new("b", "k"), 2).unwrap();
-            assert_eq!((a.slot, a.shard), (b.slot, b.shard));
-            assert_ne!(a.generation, b.generation);
-            b
-        });
-        // The handle of "a" yields "a" (in either published state) or nothing.
-        if let Some(rec) = registry.get_ref(a) {
-            assert_eq!(rec.id(), "a");
-            assert_eq!(rec.agent_ref, a);
-        }
-        if let Some(id) = registry.with("b", |r| r.id().to_owned()) {
-            assert_eq!(id, "b");
-        }
-        let b = writer.join().unwrap();
+        let reader = {
+            let registry = registry.clone();
+            thread::spawn(move || {
+                // The handle of "a" yields "a" (in either published state) or nothing.
+                if let Some(rec) = registry.get_ref(a) {
+                    assert_eq!(rec.id(), "a");
+                    assert_eq!(rec.agent_ref, a);
+                    // State and time of one write, never a mix (they sit in different
+                    // words of the entry's latch).
+                    let moved = rec.state == AgentState::Starting;
+                    assert_eq!(moved, rec.updated_at_ms == 1, "torn status {rec:?}");
+                }
+                if let Some(status) = registry.status_ref(a) {
+                    assert_eq!(status.agent_ref, a);
+                }
+                if let Some(id) = registry.with("b", |r| r.id().to_owned()) {
+                    assert_eq!(id, "b");
+                }
+            })
+        };
+        w.transition("a", AgentState::Starting, 1).unwrap();
+        w.deregister("a").unwrap();
+        let b = w.register(AgentSpec::new("b", "k"), 2).unwrap();
+        assert_eq!((a.slot, a.shard), (b.slot, b.shard));
+        assert_ne!(a.generation, b.generation);
+        reader.join().unwrap();
         assert!(registry.get_ref(a).is_none());
         assert_eq!(
             registry.get_ref(b).map(|r| r.id().to_owned()),

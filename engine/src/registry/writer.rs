@@ -210,7 +210,7 @@ impl ShardWriter {
         to: AgentState,
         now_ms: u64,
     ) -> Result<AgentRecord, RegistryError> {
-        self.set_live(id, |entry, status, updated_at_ms| {
+        let ((), entry) = self.set_live(id, |entry, status, updated_at_ms| {
             if !status.state.can_transition_to(to) {
                 return Err(RegistryError::InvalidTransition {
                     id: entry.spec.id.clone(),
@@ -222,7 +222,7 @@ impl ShardWriter {
             *updated_at_ms = now_ms;
             Ok(())
         })?;
-        self.get_owned(id)
+        Ok(entry.record())
     }
 
     /// Sets the agent's health.
@@ -231,6 +231,7 @@ impl ShardWriter {
             status.health = health;
             Ok(())
         })
+        .map(|_| ())
     }
 
     /// Counts one failure (saturating); returns the failures counted so far.
@@ -256,6 +257,7 @@ impl ShardWriter {
             *updated_at_ms = now_ms;
             Ok(*counter)
         })
+        .map(|(count, _)| count)
     }
 
     /// Applies `f` to a copy of the agent's record and publishes the result.
@@ -307,22 +309,15 @@ impl ShardWriter {
         pin().flush();
     }
 
-    /// The agent's current record, read without pinning.
-    fn get_owned(&self, id: &str) -> Result<AgentRecord, RegistryError> {
-        let hash = self.owned_hash(id)?;
-        locate(self.shard_ref(), &self.slots, id, hash)
-            .map(|(_, entry)| entry.record())
-            .ok_or_else(|| RegistryError::NotFound { id: truncate(id) })
-    }
-
     /// Publishes, in place, the live status `change` makes of the current one (given the
     /// entry, the status and `updated_at_ms`), then mirrors it; returns what `change`
-    /// returns. Nothing is published if `change` fails. Allocates and retires nothing.
+    /// returns and the entry. Nothing is published if `change` fails. Allocates and
+    /// retires nothing.
     fn set_live<R>(
         &mut self,
         id: &str,
         change: impl FnOnce(&Entry, &mut AgentStatus, &mut u64) -> Result<R, RegistryError>,
-    ) -> Result<R, RegistryError> {
+    ) -> Result<(R, &Entry), RegistryError> {
         let hash = self.owned_hash(id)?;
         let shard = &self.registry.inner.shards[self.shard];
         let Some((slot, entry)) = locate(shard, &self.slots, id, hash) else {
@@ -334,7 +329,7 @@ impl ShardWriter {
         let words = entry.publish(&status, updated_at_ms);
         let mirrored = shard.status.set(&mut self.status, slot, words);
         debug_assert!(mirrored, "status slot {slot} held no key");
-        Ok(out)
+        Ok((out, entry))
     }
 }
 
