@@ -60,12 +60,15 @@ impl fmt::Display for AgentRef {
 
 /// An agent as published by the registry: its spec plus lifecycle, health and counters.
 ///
-/// The spec is shared (`Arc`), so cloning a record allocates nothing. Timestamps are
-/// milliseconds supplied by the caller (the runtime reads the clock once per tick).
-#[derive(Debug, Clone, PartialEq)]
-pub struct AgentRecord {
+/// `S` is how the record holds the spec: shared (`Arc<AgentSpec>`, the default: an owned
+/// record, whose clones allocate nothing) or borrowed ([`AgentView`], what
+/// [`Registry::with`](super::Registry::with) hands out, which copies and counts nothing).
+/// Timestamps are milliseconds supplied by the caller (the runtime reads the clock once
+/// per tick).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AgentRecord<S = Arc<AgentSpec>> {
     /// What was registered.
-    pub spec: Arc<AgentSpec>,
+    pub spec: S,
     /// The handle of this registration.
     pub agent_ref: AgentRef,
     /// Lifecycle state.
@@ -81,6 +84,11 @@ pub struct AgentRecord {
     /// When it last changed.
     pub updated_at_ms: u64,
 }
+
+/// An agent as published right now, with its spec borrowed for the length of a
+/// [`Registry::with`](super::Registry::with) call; [`AgentView::to_record`] makes the
+/// owned copy.
+pub type AgentView<'a> = AgentRecord<&'a Arc<AgentSpec>>;
 
 impl AgentRecord {
     /// A freshly registered agent: state `registered`, health `unknown`, counters at zero.
@@ -97,94 +105,39 @@ impl AgentRecord {
         }
     }
 
-    /// The agent's id.
-    pub fn id(&self) -> &str {
-        &self.spec.id
-    }
-
-    /// The agent's kind.
-    pub fn kind(&self) -> &str {
-        &self.spec.kind
-    }
-
-    /// Whether the record passes every condition of `filter`.
-    pub fn matches(&self, filter: &AgentFilter) -> bool {
-        self.view().matches(filter)
-    }
-
-    /// The record as a borrowed view (what [`Registry::with`](super::Registry::with)
-    /// hands out).
+    /// The record as a borrowed view.
     pub fn view(&self) -> AgentView<'_> {
-        AgentView {
-            spec: &self.spec,
-            agent_ref: self.agent_ref,
-            state: self.state,
-            health: self.health,
-            restarts: self.restarts,
-            failures: self.failures,
-            registered_at_ms: self.registered_at_ms,
-            updated_at_ms: self.updated_at_ms,
-        }
+        self.with_spec(&self.spec)
     }
-}
-
-/// An agent as published right now, borrowed for the length of a
-/// [`Registry::with`](super::Registry::with) call: the fields of an [`AgentRecord`], with
-/// the spec borrowed rather than shared, so reading it copies and counts nothing.
-/// [`AgentView::to_record`] makes the owned copy.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AgentView<'a> {
-    /// What was registered.
-    pub spec: &'a Arc<AgentSpec>,
-    /// The handle of this registration.
-    pub agent_ref: AgentRef,
-    /// Lifecycle state.
-    pub state: AgentState,
-    /// Last reported health.
-    pub health: Health,
-    /// Restarts so far.
-    pub restarts: u32,
-    /// Failures so far.
-    pub failures: u32,
-    /// When it was registered.
-    pub registered_at_ms: u64,
-    /// When it last changed.
-    pub updated_at_ms: u64,
 }
 
 impl AgentView<'_> {
+    /// An owned copy (clones the spec's `Arc`; allocates nothing).
+    pub fn to_record(&self) -> AgentRecord {
+        self.with_spec(Arc::clone(self.spec))
+    }
+}
+
+impl<S: AsRef<AgentSpec>> AgentRecord<S> {
     /// The agent's id.
     pub fn id(&self) -> &str {
-        &self.spec.id
+        &self.spec.as_ref().id
     }
 
     /// The agent's kind.
     pub fn kind(&self) -> &str {
-        &self.spec.kind
+        &self.spec.as_ref().kind
     }
 
     /// Whether the agent passes every condition of `filter`.
     pub fn matches(&self, filter: &AgentFilter) -> bool {
-        filter.kind.as_deref().is_none_or(|k| k == self.spec.kind)
+        let spec = self.spec.as_ref();
+        filter.kind.as_deref().is_none_or(|k| k == spec.kind)
             && filter
                 .capability
                 .as_deref()
-                .is_none_or(|c| self.spec.has_capability(c))
+                .is_none_or(|c| spec.has_capability(c))
             && filter.state.is_none_or(|s| s == self.state)
-    }
-
-    /// An owned copy (clones the spec's `Arc`; allocates nothing).
-    pub fn to_record(&self) -> AgentRecord {
-        AgentRecord {
-            spec: Arc::clone(self.spec),
-            agent_ref: self.agent_ref,
-            state: self.state,
-            health: self.health,
-            restarts: self.restarts,
-            failures: self.failures,
-            registered_at_ms: self.registered_at_ms,
-            updated_at_ms: self.updated_at_ms,
-        }
     }
 
     /// The status part.
@@ -195,6 +148,22 @@ impl AgentView<'_> {
             health: self.health,
             restarts: self.restarts,
             failures: self.failures,
+        }
+    }
+}
+
+impl<S> AgentRecord<S> {
+    /// The same record holding its spec as `spec`.
+    fn with_spec<T>(&self, spec: T) -> AgentRecord<T> {
+        AgentRecord {
+            spec,
+            agent_ref: self.agent_ref,
+            state: self.state,
+            health: self.health,
+            restarts: self.restarts,
+            failures: self.failures,
+            registered_at_ms: self.registered_at_ms,
+            updated_at_ms: self.updated_at_ms,
         }
     }
 }
@@ -222,8 +191,8 @@ pub struct AgentStatus {
 
 impl AgentStatus {
     /// The status part of a record.
-    pub fn of(record: &AgentRecord) -> Self {
-        record.view().status()
+    pub fn of<S: AsRef<AgentSpec>>(record: &AgentRecord<S>) -> Self {
+        record.status()
     }
 
     /// Packs the status (less the shard and slot, which the table knows) into two words:
