@@ -77,11 +77,7 @@ impl BoundedHist {
     /// which can lie above the largest value recorded. The maximum is `exact_max` when the
     /// caller tracked it exactly, else HDR's own; every percentile is capped at that
     /// maximum. So the results ascend and never pass the maximum, however few the samples.
-    pub(crate) fn spread<const N: usize>(
-        &self,
-        qs: [f64; N],
-        exact_max: Option<u64>,
-    ) -> Spread<N> {
+    pub(crate) fn spread<const N: usize>(&self, qs: [f64; N], exact_max: Option<u64>) -> Spread<N> {
         let max = exact_max.unwrap_or_else(|| self.hdr.max().min(self.high));
         let mut floor = 0;
         let quantiles = qs.map(|q| {

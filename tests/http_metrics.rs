@@ -1,0 +1,170 @@
+//! What `/metrics` counts: every protocol in its family, with the same labels, whichever
+//! path cleared it (one-shot, batch, live session).
+
+mod http_support;
+
+use http_support::{BASE_PROFILE, Server};
+use std::time::{Duration, Instant};
+
+/// `(type, one-shot auction body without bids, bids, live open body)` for every type.
+fn auction_types() -> Vec<(&'static str, &'static str, Vec<&'static str>, &'static str)> {
+    vec![
+        (
+            "first_price",
+            r#""type":"first_price""#,
+            vec![
+                r#"{"agent_id":"a","amount":5}"#,
+                r#"{"agent_id":"b","amount":7}"#,
+            ],
+            r#"{"type":"first_price"}"#,
+        ),
+        (
+            "second_price",
+            r#""type":"second_price","reserve":1"#,
+            vec![
+                r#"{"agent_id":"a","amount":5}"#,
+                r#"{"agent_id":"b","amount":7}"#,
+            ],
+            r#"{"type":"second_price","reserve":1}"#,
+        ),
+        (
+            "english",
+            r#""type":"english","start":1,"increment":1"#,
+            vec![
+                r#"{"agent_id":"a","amount":5}"#,
+                r#"{"agent_id":"b","amount":7}"#,
+            ],
+            r#"{"type":"english","start":1,"increment":1}"#,
+        ),
+        (
+            "dutch",
+            r#""type":"dutch","start":20,"decrement":2,"reserve":1"#,
+            vec![
+                r#"{"agent_id":"a","amount":5}"#,
+                r#"{"agent_id":"b","amount":7}"#,
+            ],
+            r#"{"type":"dutch","start":20,"decrement":2,"reserve":1}"#,
+        ),
+        (
+            "multi_unit",
+            r#""type":"multi_unit","units":3,"pricing":"uniform""#,
+            vec![
+                r#"{"agent_id":"a","amount":10,"quantity":2}"#,
+                r#"{"agent_id":"b","amount":8,"quantity":2}"#,
+            ],
+            r#"{"type":"multi_unit","units":3,"pricing":"uniform"}"#,
+        ),
+        (
+            "combinatorial",
+            r#""type":"combinatorial","items":{"cpu":2}"#,
+            vec![
+                r#"{"agent_id":"a","bundle":{"cpu":1},"amount":5}"#,
+                r#"{"agent_id":"b","bundle":{"cpu":2},"amount":7}"#,
+            ],
+            r#"{"type":"combinatorial","items":{"cpu":2}}"#,
+        ),
+    ]
+}
+
+/// The value of the series `name{labels}` in an exposition, if present.
+fn series(text: &str, name_and_labels: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name_and_labels)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Scrapes until every `(series, value)` holds (counters are live; the live clearings
+/// are recorded on their worker's next tick), or fails with what it last saw.
+fn wait_for_series(s: &Server, want: &[(String, f64)]) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let text = s.get("/metrics").text();
+        let wrong: Vec<String> = want
+            .iter()
+            .filter(|(k, v)| series(&text, k) != Some(*v))
+            .map(|(k, v)| format!("{k}: want {v}, have {:?}", series(&text, k)))
+            .collect();
+        if wrong.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{}", wrong.join("\n"));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn every_auction_type_is_counted_on_every_path() {
+    let s = Server::start(BASE_PROFILE);
+    let mut batch = Vec::new();
+    for (ty, head, bids, open) in auction_types() {
+        let one_shot = format!(
+            r#"{{"protocol":"auction","auction":{{{head},"bids":[{}]}}}}"#,
+            bids.join(",")
+        );
+        let r = s.post("/api/coordinate", &one_shot);
+        assert_eq!(r.status, 200, "{ty} one-shot: {}", r.text());
+        batch.push(one_shot);
+
+        let r = s.post("/api/auctions", open);
+        assert_eq!(r.status, 201, "{ty} live open: {}", r.text());
+        let id = r.json()["id"].as_str().expect("an auction id").to_owned();
+        for bid in &bids {
+            let r = s.post(&format!("/api/auctions/{id}/bids"), bid);
+            assert_eq!(r.status, 202, "{ty} live bid: {}", r.text());
+        }
+        let r = s.post(&format!("/api/auctions/{id}/close"), "");
+        assert_eq!(r.status, 200, "{ty} live close: {}", r.text());
+        assert_eq!(r.json()["outcome"]["type"], ty, "{}", r.text());
+    }
+    let market = r#"{"protocol":"market","market":{"orders":[
+        {"agent_id":"s1","side":"sell","quantity":10,"limit":5},
+        {"agent_id":"b1","side":"buy","quantity":6,"limit":8}]}}"#;
+    let consensus = r#"{"protocol":"consensus","consensus":{"rule":"majority","votes":[
+        {"agent_id":"a","choice":"x"},{"agent_id":"b","choice":"x"}]}}"#;
+    let allocation = r#"{"protocol":"allocation","allocation":{"strategy":"priority",
+        "available":10,"requests":[{"agent_id":"a","quantity":4}]}}"#;
+    for body in [market, consensus, allocation] {
+        assert_eq!(s.post("/api/coordinate", body).status, 200);
+        batch.push(body.to_owned());
+    }
+    let r = s.post(
+        "/api/coordinate/batch",
+        &format!(r#"{{"requests":[{}]}}"#, batch.join(",")),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.json()["outcomes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o.get("error").is_none()),
+        "{}",
+        r.text()
+    );
+
+    // Each auction type: one-shot + batch + live = 3, two bids each time.
+    let types = auction_types();
+    let mut want: Vec<(String, f64)> = types
+        .iter()
+        .map(|(ty, ..)| (format!("mabeam_auctions_total{{type=\"{ty}\"}}"), 3.0))
+        .collect();
+    want.push(("mabeam_auction_bids_total".into(), 6.0 * types.len() as f64));
+    want.push((
+        "mabeam_auction_efficiency_ratio_count".into(),
+        3.0 * types.len() as f64,
+    ));
+    want.push((
+        r#"mabeam_coordination_requests_total{protocol="auction",result="success"}"#.into(),
+        3.0 * types.len() as f64,
+    ));
+    // One-shot + batch for the other protocols, with the same labels.
+    for p in ["market", "consensus", "allocation"] {
+        want.push((
+            format!(r#"mabeam_coordination_requests_total{{protocol="{p}",result="success"}}"#),
+            2.0,
+        ));
+    }
+    want.push(("mabeam_market_equilibria_found_total".into(), 2.0));
+    want.push(("mabeam_market_volume_total".into(), 12.0));
+    wait_for_series(&s, &want);
+}
