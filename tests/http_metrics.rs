@@ -1,5 +1,6 @@
-//! What `/metrics` counts: every protocol in its family, with the same labels, whichever
-//! path cleared it (one-shot, batch, live session).
+//! What the server reports about itself: `/metrics` counts every protocol in its family,
+//! with the same labels, whichever path cleared it (one-shot, batch, live session);
+//! `/health` carries the deployment guide's `timestamp`.
 
 mod http_support;
 
@@ -167,4 +168,53 @@ fn every_auction_type_is_counted_on_every_path() {
     want.push(("mabeam_market_equilibria_found_total".into(), 2.0));
     want.push(("mabeam_market_volume_total".into(), 12.0));
     wait_for_series(&s, &want);
+}
+
+/// RFC 3339 UTC, to the minute, of a moment.
+fn minute(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
+#[test]
+fn health_carries_an_rfc3339_utc_timestamp() {
+    let s = Server::start(BASE_PROFILE);
+    let before = time::OffsetDateTime::now_utc();
+    let h = s.get("/health");
+    let after = time::OffsetDateTime::now_utc();
+    assert_eq!(h.status, 200);
+    let v = h.json();
+    let ts = v["timestamp"].as_str().unwrap_or_else(|| panic!("{v}"));
+    // 2026-01-02T03:04:05Z or with a fraction of a second: 2026-01-02T03:04:05.678Z
+    let b = ts.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    assert!(
+        b.len() >= 20
+            && digits(0..4)
+            && b[4] == b'-'
+            && digits(5..7)
+            && b[7] == b'-'
+            && digits(8..10)
+            && b[10] == b'T'
+            && digits(11..13)
+            && b[13] == b':'
+            && digits(14..16)
+            && b[16] == b':'
+            && digits(17..19)
+            && ts.ends_with('Z')
+            && (b.len() == 20 || (b[19] == b'.' && digits(20..b.len() - 1))),
+        "{ts}"
+    );
+    assert!(
+        ts.starts_with(&minute(before)) || ts.starts_with(&minute(after)),
+        "{ts} is not now ({before})"
+    );
+    assert_eq!(v["status"], "healthy", "{v}");
 }
