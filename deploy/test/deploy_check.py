@@ -2,13 +2,14 @@
 """scripts/deploy-test: the deployment kit against the real binary and a real Prometheus.
 
 1. Static: every YAML/JSON file parses; generated files are current; promtool accepts the
-   Prometheus configs; the profile and every MABEAM_* variable the kit sets are accepted by
+   recording rules and the Prometheus configs, which load them; the profile and every MABEAM_* variable the kit sets are accepted by
    `mabeam check-profile`; the Dockerfile, compose file and manifests agree with each other
    (command line, port, probes, profile path, grace period, resources, selectors).
 2. Live: `mabeam serve` started with the Dockerfile's command line (profile path and
    address rewritten) and the compose file's environment; Debian's Prometheus scraping it
    with the shipped prometheus.yml (target rewritten, interval shortened); traffic of every
-   kind; then every expression of every Grafana panel must return a finite value.
+   kind; then every expression of every panel of our Grafana dashboard and of the
+   deployment guide's (answered by prometheus-rules.yml) must return a finite value.
 3. The server drains on SIGTERM and exits 0.
 """
 from __future__ import annotations
@@ -33,6 +34,9 @@ from support import (
 )
 
 DASHBOARD = ROOT / "grafana" / "dashboards" / "mabeam.json"
+# The deployment guide's Grafana JSON as printed; prometheus-rules.yml records its series.
+GUIDE_DASHBOARD = ROOT / "deploy" / "guide-dashboard.json"
+RULES = ROOT / "prometheus-rules.yml"
 PROFILE = ROOT / "deploy" / "profile.toml"
 SAMPLE_TOKENS = '[{token_sha256 = "' + "0" * 64 + '", role = "operator"}]'
 
@@ -71,9 +75,19 @@ def generated_are_current():
 
 
 def promtool(tmp: Path):
+    r = subprocess.run(["promtool", "check", "rules", str(RULES)], capture_output=True, text=True)
+    check(r.returncode == 0, f"promtool check rules prometheus-rules.yml: {r.stdout}{r.stderr}")
+    tests = ROOT / "deploy" / "test" / "prometheus-rules.test.yml"
+    r = subprocess.run(["promtool", "test", "rules", str(tests)], capture_output=True, text=True)
+    check(r.returncode == 0, f"promtool test rules {tests.relative_to(ROOT)}: {r.stdout}{r.stderr}")
     r = subprocess.run(["promtool", "check", "config", str(ROOT / "prometheus.yml")], capture_output=True, text=True)
     check(r.returncode == 0, f"promtool check config prometheus.yml: {r.stdout}{r.stderr}")
+    check("1 rule files found" in r.stdout, f"prometheus.yml must load prometheus-rules.yml: {r.stdout}")
     cluster = ROOT / "k8s" / "cluster" / "prometheus.yml"
+    rules = yaml_docs(cluster)[0].get("rule_files", [])
+    check(rules == [RULES.name], f"k8s/cluster/prometheus.yml must load {RULES.name} beside it, has {rules}")
+    cm = yaml_docs(ROOT / "k8s" / "cluster" / "prometheus-rules.yaml")[0]
+    check(RULES.name in cm["data"], f"k8s/cluster/prometheus-rules.yaml must carry {RULES.name}")
     r = subprocess.run(["promtool", "check", "config", str(cluster)], capture_output=True, text=True)
     note = ""
     if r.returncode != 0 and "kubernetes_sd_configs not found" in r.stdout + r.stderr:
@@ -85,10 +99,12 @@ def promtool(tmp: Path):
                 job["static_configs"] = [{"targets": ["mabeam-0.mabeam-headless:4000"]}]
         swapped = tmp / "cluster-prometheus.yml"
         swapped.write_text(yaml.safe_dump(cfg))
+        (tmp / RULES.name).write_text(cm["data"][RULES.name])
         r = subprocess.run(["promtool", "check", "config", str(swapped)], capture_output=True, text=True)
         note = " (this promtool lacks Kubernetes discovery: checked with a static target in its place)"
     check(r.returncode == 0, f"promtool check config k8s/cluster/prometheus.yml: {r.stdout}{r.stderr}")
-    log("ok   promtool check config: prometheus.yml, k8s/cluster/prometheus.yml" + note)
+    log("ok   promtool check rules and test rules: prometheus-rules.yml; promtool check config: prometheus.yml, "
+        "k8s/cluster/prometheus.yml (both load the rules)" + note)
 
 
 def check_profile(binary: str, env: dict, what: str):
@@ -289,6 +305,10 @@ def compose(binary: str, cmd: list):
     prom = yaml_docs(ROOT / "prometheus.yml")[0]
     job = next(j for j in prom["scrape_configs"] if j["job_name"] == "mabeam")
     check(job["static_configs"][0]["targets"] == ["mabeam:4000"], "prometheus.yml: target must be mabeam:4000 (the compose service)")
+    prom_mounts = {v.split(":")[1]: v.split(":")[0] for v in svc["prometheus"]["volumes"] if v.startswith("./")}
+    check(prom_mounts.get("/etc/prometheus/prometheus.yml") == "./prometheus.yml"
+          and prom_mounts.get(f"/etc/prometheus/{RULES.name}") == f"./{RULES.name}",
+          f"docker-compose.yml: prometheus must mount prometheus.yml and {RULES.name} in /etc/prometheus")
     mounts = {v.split(":")[1]: v.split(":")[0] for v in svc["grafana"]["volumes"] if v.startswith("./")}
     prov = yaml_docs(ROOT / "grafana/provisioning/dashboards/mabeam.yml")[0]
     dash_dir = prov["providers"][0]["options"]["path"]
@@ -304,8 +324,9 @@ def compose(binary: str, cmd: list):
 # ---------------------------------------------------------------- dashboard queries
 
 
-def panel_exprs():
-    d = json.loads(DASHBOARD.read_text())
+def panel_exprs(path: Path = DASHBOARD):
+    d = json.loads(path.read_text())
+    d = d.get("dashboard", d)  # the guide's JSON wraps the dashboard (the import API's shape)
     out = []
 
     def walk(panels):
@@ -316,7 +337,7 @@ def panel_exprs():
             walk(p.get("panels", []))
 
     walk(d["panels"])
-    check(out, "the dashboard has no expressions")
+    check(out, f"{path.relative_to(ROOT)} has no expressions")
     return out
 
 
@@ -518,6 +539,7 @@ def run(binary: str, tmp: Path, children: Children):
         for sc in job["static_configs"]:
             sc["targets"] = [target]
     (tmp / "prometheus.yml").write_text(yaml.safe_dump(cfg))
+    (tmp / RULES.name).write_text(RULES.read_text())
     prom = children.spawn(["/usr/bin/prometheus", f"--config.file={tmp / 'prometheus.yml'}",
                            f"--storage.tsdb.path={tmp / 'prom-data'}", f"--web.listen-address=127.0.0.1:{prom_port}",
                            "--log.level=warn"], stdout=tmp / "prometheus.log", name="prometheus")
@@ -533,7 +555,7 @@ def run(binary: str, tmp: Path, children: Children):
     # 3) traffic, then every panel's expressions.
     traffic = Traffic(port, token)
     traffic.start()
-    exprs = panel_exprs()
+    exprs = panel_exprs() + [(f"guide: {t}", legend, e) for t, legend, e in panel_exprs(GUIDE_DASHBOARD)]
     deadline = time.monotonic() + 60
     missing = exprs
     results = {}
@@ -557,7 +579,8 @@ def run(binary: str, tmp: Path, children: Children):
         raise CheckFailed("panels without data after 60 s:\n  " + "\n  ".join(
             f"{t} [{l}]: {e}" for t, l, e in missing))
     panels = sorted({t for t, _, _ in exprs})
-    log(f"ok   all {len(exprs)} expressions of {len(panels)} panels return finite data")
+    log(f"ok   all {len(exprs)} expressions of {len(panels)} panels (ours and the deployment guide's, "
+        "through prometheus-rules.yml) return finite data")
     for (title, legend), vals in results.items():
         log(f"       {title} [{legend}]: {', '.join(f'{v:.4g}' for v in vals[:4])}{' ...' if len(vals) > 4 else ''}")
 
