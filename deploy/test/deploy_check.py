@@ -2,15 +2,16 @@
 """scripts/deploy-test: the deployment kit against the real binary and a real Prometheus.
 
 1. Static: every YAML/JSON file parses; generated files are current; promtool accepts the
-   recording rules and the Prometheus configs, which load them; the profile and every MABEAM_* variable the kit sets are accepted by
-   `mabeam check-profile`; the Dockerfile, compose file and manifests agree with each other
+   recording rules (and their unit tests) and the Prometheus configs, which load them; the
+   profile and every MABEAM_* variable the kit sets are accepted by `mabeam check-profile`; the Dockerfile, compose file and manifests agree with each other
    (command line, port, probes, profile path, grace period, resources, selectors).
 2. Live: `mabeam serve` started with the Dockerfile's command line (profile path and
    address rewritten) and the compose file's environment; Debian's Prometheus scraping it
    with the shipped prometheus.yml (target rewritten, interval shortened); traffic of every
    kind; then every expression of every panel of our Grafana dashboard and of the
    deployment guide's (answered by prometheus-rules.yml) must return a finite value.
-3. The server drains on SIGTERM and exits 0.
+3. mabeam-load with PROMETHEUS_ENDPOINT reads the node's series through that Prometheus.
+4. The server drains on SIGTERM and exits 0.
 """
 from __future__ import annotations
 
@@ -479,17 +480,40 @@ class Traffic(threading.Thread):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
+    ap.add_argument("--load-bin", required=True)
     ap.add_argument("--tmp", required=True)
     a = ap.parse_args()
     tmp = Path(a.tmp)
     children = Children(tmp / "pids")
     try:
-        run(a.bin, tmp, children)
+        run(a.bin, a.load_bin, tmp, children)
     finally:
         children.stop_all()
 
 
-def run(binary: str, tmp: Path, children: Children):
+def load_through_prometheus(load_bin: str, port: int, prom_port: int, tmp: Path):
+    """`mabeam-load` with PROMETHEUS_ENDPOINT reads the node's series from Prometheus."""
+    report = tmp / "load-prometheus.json"
+    env = clean_env({"PROMETHEUS_ENDPOINT": f"http://127.0.0.1:{prom_port}"})
+    env.pop("RUST_LOG", None)
+    r = subprocess.run([load_bin, "-d", "3s", "-R", "50", "-c", "2", "-t", "1", "--json", str(report),
+                        f"http://127.0.0.1:{port}/health"], env=env, capture_output=True, text=True, timeout=60)
+    check(report.exists(), f"mabeam-load wrote no report (exit {r.returncode}): {r.stderr[-500:]}")
+    v = json.loads(report.read_text())
+    m = v["target_memory"]
+    source = m.get("metrics_source") or ""
+    check(source.startswith(f"prometheus http://127.0.0.1:{prom_port}"),
+          f"mabeam-load must read through Prometheus with PROMETHEUS_ENDPOINT set, read from {source!r}")
+    failed = [n for n in v["notes"] if "scrape failed" in n]
+    check(not failed, f"mabeam-load could not read the node's series from Prometheus: {failed}")
+    after = m.get("metrics_after") or {}
+    check((after.get("process_rss_bytes") or 0) > 0 and after.get("reclaim_backlog") is not None,
+          f"mabeam-load read no node series through Prometheus: {m}")
+    log(f"ok   mabeam-load with PROMETHEUS_ENDPOINT read the node's series from Prometheus "
+        f"(RSS {after['process_rss_bytes'] / 2**20:.1f} MiB; {source})")
+
+
+def run(binary: str, load_bin: str, tmp: Path, children: Children):
     parse_all()
     generated_are_current()
     promtool(tmp)
@@ -583,6 +607,8 @@ def run(binary: str, tmp: Path, children: Children):
         "through prometheus-rules.yml) return finite data")
     for (title, legend), vals in results.items():
         log(f"       {title} [{legend}]: {', '.join(f'{v:.4g}' for v in vals[:4])}{' ...' if len(vals) > 4 else ''}")
+
+    load_through_prometheus(load_bin, port, prom_port, tmp)
 
     # 4) drain on SIGTERM.
     code = children.stop(node)
