@@ -3,8 +3,9 @@
 
 1. Static: every YAML/JSON file parses; generated files are current; promtool accepts the
    recording rules (and their unit tests) and the Prometheus configs, which load them; the
-   profile and every MABEAM_* variable the kit sets are accepted by `mabeam check-profile`; the Dockerfile, compose file and manifests agree with each other
-   (command line, port, probes, profile path, grace period, resources, selectors).
+   profile and every MABEAM_* variable the kit sets are accepted by `mabeam check-profile`;
+   the Dockerfile, compose file and manifests agree with each other (command line, port,
+   probes, profile path, grace period, resources, selectors).
 2. Live: `mabeam serve` started with the Dockerfile's command line (profile path and
    address rewritten) and the compose file's environment; Debian's Prometheus scraping it
    with the shipped prometheus.yml (target rewritten, interval shortened); traffic of every
