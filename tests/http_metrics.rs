@@ -128,6 +128,29 @@ fn every_auction_type_is_counted_on_every_path() {
         assert_eq!(s.post("/api/coordinate", body).status, 200);
         batch.push(body.to_owned());
     }
+    // The live forms of the market and the consensus vote.
+    let r = s.post("/api/markets", r#"{"id":"m1","kind":"call"}"#);
+    assert_eq!(r.status, 201, "{}", r.text());
+    for order in [
+        r#"{"agent_id":"s1","side":"sell","quantity":10,"limit":5}"#,
+        r#"{"agent_id":"b1","side":"buy","quantity":6,"limit":8}"#,
+    ] {
+        let r = s.post("/api/markets/m1/orders", order);
+        assert_eq!(r.status, 202, "{}", r.text());
+    }
+    let r = s.post("/api/markets/m1/clear", "");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = s.post("/api/consensus", r#"{"id":"c1","rule":"majority"}"#);
+    assert_eq!(r.status, 201, "{}", r.text());
+    for vote in [
+        r#"{"agent_id":"a","choice":"x"}"#,
+        r#"{"agent_id":"b","choice":"x"}"#,
+    ] {
+        let r = s.post("/api/consensus/c1/votes", vote);
+        assert_eq!(r.status, 202, "{}", r.text());
+    }
+    let r = s.post("/api/consensus/c1/close", "");
+    assert_eq!(r.status, 200, "{}", r.text());
     let r = s.post(
         "/api/coordinate/batch",
         &format!(r#"{{"requests":[{}]}}"#, batch.join(",")),
@@ -158,15 +181,25 @@ fn every_auction_type_is_counted_on_every_path() {
         r#"mabeam_coordination_requests_total{protocol="auction",result="success"}"#.into(),
         3.0 * types.len() as f64,
     ));
-    // One-shot + batch for the other protocols, with the same labels.
-    for p in ["market", "consensus", "allocation"] {
+    // The other protocols with the same labels: one-shot + batch (+ live for markets and
+    // consensus rounds; allocation has no live form).
+    for (p, n) in [("market", 3.0), ("consensus", 3.0), ("allocation", 2.0)] {
         want.push((
             format!(r#"mabeam_coordination_requests_total{{protocol="{p}",result="success"}}"#),
-            2.0,
+            n,
+        ));
+        want.push((
+            format!(r#"mabeam_coordination_duration_seconds_count{{protocol="{p}"}}"#),
+            n,
         ));
     }
-    want.push(("mabeam_market_equilibria_found_total".into(), 2.0));
-    want.push(("mabeam_market_volume_total".into(), 12.0));
+    want.push((
+        r#"mabeam_coordination_duration_seconds_count{protocol="auction"}"#.into(),
+        3.0 * types.len() as f64,
+    ));
+    want.push(("mabeam_market_equilibria_found_total".into(), 3.0));
+    want.push(("mabeam_market_volume_total".into(), 18.0));
+    want.push(("mabeam_market_efficiency_ratio_count".into(), 3.0));
     wait_for_series(&s, &want);
 }
 

@@ -6,26 +6,17 @@ use crate::http::metrics::record_cleared;
 use crate::http::reply::{ApiError, Reply, json};
 use crate::http::state::{AppState, BATCH_REQUESTS_MAX};
 use http::StatusCode;
-use mabeam_engine::coord::{CoordError, CoordinationOutcome, CoordinationRequest};
+use mabeam_engine::coord::{CoordinationOutcome, CoordinationRequest};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-fn record(
-    state: &AppState,
-    req: &CoordinationRequest,
-    res: &Result<CoordinationOutcome, CoordError>,
-    d: Duration,
-) {
-    record_cleared(state.handle.config(), req, res, d);
-}
+use std::time::Instant;
 
 /// `POST /api/coordinate`: one request, cleared right here.
 pub(crate) fn one(state: &Arc<AppState>, bytes: &[u8]) -> Result<Reply, ApiError> {
     let req: CoordinationRequest = body::parse(bytes)?;
     let started = Instant::now();
     let res = state.handle.coordinate(&req);
-    record(state, &req, &res, started.elapsed());
+    record_cleared(state.handle.config(), &req, &res, started.elapsed());
     Ok(json(StatusCode::OK, &res?))
 }
 
@@ -118,7 +109,7 @@ pub(crate) async fn batch(state: &Arc<AppState>, bytes: &[u8]) -> Result<Reply, 
             Some(item) => item,
             None => match results.next() {
                 Some((req, res)) => {
-                    record(state, req, &res, per_request);
+                    record_cleared(state.handle.config(), req, &res, per_request);
                     match res {
                         Ok(o) => Item::Outcome(o),
                         Err(e) => ApiError::from(e).into(),
