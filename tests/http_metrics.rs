@@ -251,3 +251,65 @@ fn health_carries_an_rfc3339_utc_timestamp() {
     );
     assert_eq!(v["status"], "healthy", "{v}");
 }
+
+/// `prometheus-rules.yml` records the deployment guide's series from ours: every series
+/// its expressions read is one the server exports (the allocator's only with jemalloc,
+/// and its rule falls back to the resident set without it).
+#[test]
+fn recording_rules_read_series_the_server_exports() {
+    let rules =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/prometheus-rules.yml"))
+            .expect("prometheus-rules.yml");
+    let s = Server::start(BASE_PROFILE);
+    s.post("/api/coordinate", http_support::SEALED);
+    let text = s.get("/metrics").text();
+    let exported = |name: &str| {
+        text.lines().any(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with([' ', '{']))
+        })
+    };
+    let allocator = series(&text, "mabeam_memory_allocator_stats_available") == Some(1.0);
+    let mut read = Vec::new();
+    for line in rules.lines().filter(|l| !l.trim_start().starts_with('#')) {
+        let mut rest = line;
+        while let Some(i) = rest.find("mabeam_") {
+            // Not the tail of another name (`foundation_mabeam_...`).
+            let inside = rest[..i]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+            let name: String = rest[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            rest = &rest[i + name.len()..];
+            if !inside {
+                read.push(name);
+            }
+        }
+    }
+    assert!(read.len() >= 6, "{read:?}");
+    for name in &read {
+        if name == "mabeam_memory_allocated_bytes" && !allocator {
+            continue;
+        }
+        assert!(
+            exported(name),
+            "prometheus-rules.yml reads {name}, not in /metrics"
+        );
+    }
+    for guide in [
+        "foundation_mabeam_agent_registry_agents_active",
+        "foundation_mabeam_coordination_sessions_started_total",
+        "foundation_mabeam_coordination_sessions_completed_total",
+        "foundation_mabeam_auction_efficiency",
+        "vm_memory_total",
+        "vm_memory_processes",
+    ] {
+        assert!(
+            rules.contains(&format!("record: {guide}\n")),
+            "no rule records {guide}"
+        );
+    }
+}
