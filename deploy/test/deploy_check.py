@@ -2,14 +2,17 @@
 """scripts/deploy-test: the deployment kit against the real binary and a real Prometheus.
 
 1. Static: every YAML/JSON file parses; generated files are current; promtool accepts the
-   Prometheus configs; the profile and every MABEAM_* variable the kit sets are accepted by
-   `mabeam check-profile`; the Dockerfile, compose file and manifests agree with each other
-   (command line, port, probes, profile path, grace period, resources, selectors).
+   recording rules (and their unit tests) and the Prometheus configs, which load them; the
+   profile and every MABEAM_* variable the kit sets are accepted by `mabeam check-profile`;
+   the Dockerfile, compose file and manifests agree with each other (command line, port,
+   probes, profile path, grace period, resources, selectors).
 2. Live: `mabeam serve` started with the Dockerfile's command line (profile path and
    address rewritten) and the compose file's environment; Debian's Prometheus scraping it
    with the shipped prometheus.yml (target rewritten, interval shortened); traffic of every
-   kind; then every expression of every Grafana panel must return a finite value.
-3. The server drains on SIGTERM and exits 0.
+   kind; then every expression of every panel of our Grafana dashboard and of the
+   deployment guide's (answered by prometheus-rules.yml) must return a finite value.
+3. mabeam-load with PROMETHEUS_ENDPOINT reads the node's series through that Prometheus.
+4. The server drains on SIGTERM and exits 0.
 """
 from __future__ import annotations
 
@@ -33,6 +36,9 @@ from support import (
 )
 
 DASHBOARD = ROOT / "grafana" / "dashboards" / "mabeam.json"
+# The deployment guide's Grafana JSON as printed; prometheus-rules.yml records its series.
+GUIDE_DASHBOARD = ROOT / "deploy" / "guide-dashboard.json"
+RULES = ROOT / "prometheus-rules.yml"
 PROFILE = ROOT / "deploy" / "profile.toml"
 SAMPLE_TOKENS = '[{token_sha256 = "' + "0" * 64 + '", role = "operator"}]'
 
@@ -71,9 +77,19 @@ def generated_are_current():
 
 
 def promtool(tmp: Path):
+    r = subprocess.run(["promtool", "check", "rules", str(RULES)], capture_output=True, text=True)
+    check(r.returncode == 0, f"promtool check rules prometheus-rules.yml: {r.stdout}{r.stderr}")
+    tests = ROOT / "deploy" / "test" / "prometheus-rules.test.yml"
+    r = subprocess.run(["promtool", "test", "rules", str(tests)], capture_output=True, text=True)
+    check(r.returncode == 0, f"promtool test rules {tests.relative_to(ROOT)}: {r.stdout}{r.stderr}")
     r = subprocess.run(["promtool", "check", "config", str(ROOT / "prometheus.yml")], capture_output=True, text=True)
     check(r.returncode == 0, f"promtool check config prometheus.yml: {r.stdout}{r.stderr}")
+    check("1 rule files found" in r.stdout, f"prometheus.yml must load prometheus-rules.yml: {r.stdout}")
     cluster = ROOT / "k8s" / "cluster" / "prometheus.yml"
+    rules = yaml_docs(cluster)[0].get("rule_files", [])
+    check(rules == [RULES.name], f"k8s/cluster/prometheus.yml must load {RULES.name} beside it, has {rules}")
+    cm = yaml_docs(ROOT / "k8s" / "cluster" / "prometheus-rules.yaml")[0]
+    check(RULES.name in cm["data"], f"k8s/cluster/prometheus-rules.yaml must carry {RULES.name}")
     r = subprocess.run(["promtool", "check", "config", str(cluster)], capture_output=True, text=True)
     note = ""
     if r.returncode != 0 and "kubernetes_sd_configs not found" in r.stdout + r.stderr:
@@ -85,10 +101,12 @@ def promtool(tmp: Path):
                 job["static_configs"] = [{"targets": ["mabeam-0.mabeam-headless:4000"]}]
         swapped = tmp / "cluster-prometheus.yml"
         swapped.write_text(yaml.safe_dump(cfg))
+        (tmp / RULES.name).write_text(cm["data"][RULES.name])
         r = subprocess.run(["promtool", "check", "config", str(swapped)], capture_output=True, text=True)
         note = " (this promtool lacks Kubernetes discovery: checked with a static target in its place)"
     check(r.returncode == 0, f"promtool check config k8s/cluster/prometheus.yml: {r.stdout}{r.stderr}")
-    log("ok   promtool check config: prometheus.yml, k8s/cluster/prometheus.yml" + note)
+    log("ok   promtool check rules and test rules: prometheus-rules.yml; promtool check config: prometheus.yml, "
+        "k8s/cluster/prometheus.yml (both load the rules)" + note)
 
 
 def check_profile(binary: str, env: dict, what: str):
@@ -289,6 +307,10 @@ def compose(binary: str, cmd: list):
     prom = yaml_docs(ROOT / "prometheus.yml")[0]
     job = next(j for j in prom["scrape_configs"] if j["job_name"] == "mabeam")
     check(job["static_configs"][0]["targets"] == ["mabeam:4000"], "prometheus.yml: target must be mabeam:4000 (the compose service)")
+    prom_mounts = {v.split(":")[1]: v.split(":")[0] for v in svc["prometheus"]["volumes"] if v.startswith("./")}
+    check(prom_mounts.get("/etc/prometheus/prometheus.yml") == "./prometheus.yml"
+          and prom_mounts.get(f"/etc/prometheus/{RULES.name}") == f"./{RULES.name}",
+          f"docker-compose.yml: prometheus must mount prometheus.yml and {RULES.name} in /etc/prometheus")
     mounts = {v.split(":")[1]: v.split(":")[0] for v in svc["grafana"]["volumes"] if v.startswith("./")}
     prov = yaml_docs(ROOT / "grafana/provisioning/dashboards/mabeam.yml")[0]
     dash_dir = prov["providers"][0]["options"]["path"]
@@ -304,8 +326,9 @@ def compose(binary: str, cmd: list):
 # ---------------------------------------------------------------- dashboard queries
 
 
-def panel_exprs():
-    d = json.loads(DASHBOARD.read_text())
+def panel_exprs(path: Path = DASHBOARD):
+    d = json.loads(path.read_text())
+    d = d.get("dashboard", d)  # the guide's JSON wraps the dashboard (the import API's shape)
     out = []
 
     def walk(panels):
@@ -316,7 +339,7 @@ def panel_exprs():
             walk(p.get("panels", []))
 
     walk(d["panels"])
-    check(out, "the dashboard has no expressions")
+    check(out, f"{path.relative_to(ROOT)} has no expressions")
     return out
 
 
@@ -458,17 +481,40 @@ class Traffic(threading.Thread):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
+    ap.add_argument("--load-bin", required=True)
     ap.add_argument("--tmp", required=True)
     a = ap.parse_args()
     tmp = Path(a.tmp)
     children = Children(tmp / "pids")
     try:
-        run(a.bin, tmp, children)
+        run(a.bin, a.load_bin, tmp, children)
     finally:
         children.stop_all()
 
 
-def run(binary: str, tmp: Path, children: Children):
+def load_through_prometheus(load_bin: str, port: int, prom_port: int, tmp: Path):
+    """`mabeam-load` with PROMETHEUS_ENDPOINT reads the node's series from Prometheus."""
+    report = tmp / "load-prometheus.json"
+    env = clean_env({"PROMETHEUS_ENDPOINT": f"http://127.0.0.1:{prom_port}"})
+    env.pop("RUST_LOG", None)
+    r = subprocess.run([load_bin, "-d", "3s", "-R", "50", "-c", "2", "-t", "1", "--json", str(report),
+                        f"http://127.0.0.1:{port}/health"], env=env, capture_output=True, text=True, timeout=60)
+    check(report.exists(), f"mabeam-load wrote no report (exit {r.returncode}): {r.stderr[-500:]}")
+    v = json.loads(report.read_text())
+    m = v["target_memory"]
+    source = m.get("metrics_source") or ""
+    check(source.startswith(f"prometheus http://127.0.0.1:{prom_port}"),
+          f"mabeam-load must read through Prometheus with PROMETHEUS_ENDPOINT set, read from {source!r}")
+    failed = [n for n in v["notes"] if "scrape failed" in n]
+    check(not failed, f"mabeam-load could not read the node's series from Prometheus: {failed}")
+    after = m.get("metrics_after") or {}
+    check((after.get("process_rss_bytes") or 0) > 0 and after.get("reclaim_backlog") is not None,
+          f"mabeam-load read no node series through Prometheus: {m}")
+    log(f"ok   mabeam-load with PROMETHEUS_ENDPOINT read the node's series from Prometheus "
+        f"(RSS {after['process_rss_bytes'] / 2**20:.1f} MiB; {source})")
+
+
+def run(binary: str, load_bin: str, tmp: Path, children: Children):
     parse_all()
     generated_are_current()
     promtool(tmp)
@@ -518,6 +564,7 @@ def run(binary: str, tmp: Path, children: Children):
         for sc in job["static_configs"]:
             sc["targets"] = [target]
     (tmp / "prometheus.yml").write_text(yaml.safe_dump(cfg))
+    (tmp / RULES.name).write_text(RULES.read_text())
     prom = children.spawn(["/usr/bin/prometheus", f"--config.file={tmp / 'prometheus.yml'}",
                            f"--storage.tsdb.path={tmp / 'prom-data'}", f"--web.listen-address=127.0.0.1:{prom_port}",
                            "--log.level=warn"], stdout=tmp / "prometheus.log", name="prometheus")
@@ -533,7 +580,7 @@ def run(binary: str, tmp: Path, children: Children):
     # 3) traffic, then every panel's expressions.
     traffic = Traffic(port, token)
     traffic.start()
-    exprs = panel_exprs()
+    exprs = panel_exprs() + [(f"guide: {t}", legend, e) for t, legend, e in panel_exprs(GUIDE_DASHBOARD)]
     deadline = time.monotonic() + 60
     missing = exprs
     results = {}
@@ -557,9 +604,12 @@ def run(binary: str, tmp: Path, children: Children):
         raise CheckFailed("panels without data after 60 s:\n  " + "\n  ".join(
             f"{t} [{l}]: {e}" for t, l, e in missing))
     panels = sorted({t for t, _, _ in exprs})
-    log(f"ok   all {len(exprs)} expressions of {len(panels)} panels return finite data")
+    log(f"ok   all {len(exprs)} expressions of {len(panels)} panels (ours and the deployment guide's, "
+        "through prometheus-rules.yml) return finite data")
     for (title, legend), vals in results.items():
         log(f"       {title} [{legend}]: {', '.join(f'{v:.4g}' for v in vals[:4])}{' ...' if len(vals) > 4 else ''}")
+
+    load_through_prometheus(load_bin, port, prom_port, tmp)
 
     # 4) drain on SIGTERM.
     code = children.stop(node)

@@ -196,3 +196,67 @@ fn the_store_never_holds_more_than_retention_even_without_cleanup() {
         "{text}"
     );
 }
+
+mod ordered_percentiles {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// One recording: protocol index, microseconds, minutes back from now, recorder.
+    fn recording() -> impl Strategy<Value = (usize, u64, u64, u32)> {
+        (
+            0..Protocol::ALL.len(),
+            prop_oneof![1u64..2_000, 1u64..5_000_000, 0u64..4_000_000_000],
+            prop_oneof![Just(0u64), 0u64..90, 0u64..1_500],
+            0u32..3,
+        )
+    }
+
+    proptest! {
+        /// `p50 <= p90 <= p99 <= max` for every protocol (and all) and every window,
+        /// from one sample up; recordings spread over recorders and minutes.
+        #[test]
+        fn percentiles_ascend_and_never_pass_the_max(
+            recordings in proptest::collection::vec(recording(), 1..40),
+        ) {
+            let t = Telemetry::new(TelemetrySettings::default()).unwrap();
+            let now = 2 * 24 * HOUR_MS + 17_000;
+            let mut recs: Vec<_> = (0..3).map(|w| t.worker_recorder(w, 0).unwrap()).collect();
+            let mut sorted = recordings.clone();
+            sorted.sort_by_key(|r| std::cmp::Reverse(r.2));
+            for (p, us, back, w) in sorted {
+                let rec = &mut recs[w as usize];
+                rec.tick(now - back * MINUTE_MS);
+                rec.record_coordination(
+                    Protocol::ALL[p],
+                    Outcome::Success,
+                    Duration::from_micros(us),
+                    None,
+                );
+            }
+            for mut rec in recs {
+                rec.flush_blocking();
+            }
+            let names = Protocol::ALL.iter().map(|p| Some(p.as_str())).chain([None]);
+            for name in names {
+                for w in [Window::OneMinute, Window::OneHour, Window::OneDay] {
+                    let s = t.coordination_metrics(name, w, now).unwrap();
+                    if s.count == 0 {
+                        prop_assert_eq!(s.max_seconds, None);
+                        continue;
+                    }
+                    let (p50, p90, p99, max) = (
+                        s.p50_seconds.unwrap(),
+                        s.p90_seconds.unwrap(),
+                        s.p99_seconds.unwrap(),
+                        s.max_seconds.unwrap(),
+                    );
+                    prop_assert!(
+                        p50 <= p90 && p90 <= p99 && p99 <= max,
+                        "{:?} {:?}: p50 {} p90 {} p99 {} max {}", name, w, p50, p90, p99, max
+                    );
+                    prop_assert!(s.mean_seconds.unwrap() <= max * (1.0 + 1e-12));
+                }
+            }
+        }
+    }
+}

@@ -92,6 +92,14 @@ pub struct Args {
     /// The target's metrics URL (default: the target's /metrics).
     #[arg(long)]
     pub target_metrics: Option<String>,
+    /// Read the target's metrics through this Prometheus's HTTP query API
+    /// (`http://HOST:PORT[/PREFIX]`) instead of scraping the target, so a run against a
+    /// deployment reports the servers' own series. `--target-metrics` takes precedence.
+    #[arg(long, env = "PROMETHEUS_ENDPOINT", value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// The label matchers that pick the target's series in Prometheus.
+    #[arg(long, default_value = r#"job="mabeam""#, value_name = "MATCHERS")]
+    pub prometheus_selector: String,
     /// Do not scrape the target's metrics.
     #[arg(long)]
     pub no_metrics: bool,
@@ -189,8 +197,8 @@ pub struct RunConfig {
     pub outputs: Outputs,
     /// Target.
     pub target: TargetKind,
-    /// Metrics URL (HTTP targets) when scraping.
-    pub metrics: Option<HttpTarget>,
+    /// Where the target's metrics are read (HTTP targets).
+    pub metrics: Option<MetricsEndpoint>,
     /// Target process for RSS.
     pub target_pid: Option<u32>,
     /// Post-run backlog drain wait.
@@ -452,16 +460,29 @@ impl RunConfig {
             }
         }
 
+        let prometheus = args.prometheus.as_deref().filter(|u| !u.trim().is_empty());
         let metrics = match (&target, args.no_metrics, &args.target_metrics) {
             (_, true, _) | (TargetKind::Embedded(_), _, _) => None,
-            (TargetKind::Http(t), false, None) => Some(HttpTarget {
-                path: "/metrics".to_owned(),
-                ..t.clone()
-            }),
-            (TargetKind::Http(_), false, Some(url)) => Some(
+            (TargetKind::Http(_), false, Some(url)) => Some(MetricsEndpoint::Scrape(
                 HttpTarget::parse(url)
                     .map_err(|e| UsageError::flag("--target-metrics", e, "fix the URL"))?,
-            ),
+            )),
+            (TargetKind::Http(t), false, None) => Some(match prometheus {
+                Some(url) => MetricsEndpoint::Prometheus {
+                    server: HttpTarget::parse(url).map_err(|e| {
+                        UsageError::flag(
+                            "--prometheus (PROMETHEUS_ENDPOINT)",
+                            e,
+                            "give the Prometheus server as http://HOST:PORT",
+                        )
+                    })?,
+                    selector: prometheus_selector(&args.prometheus_selector)?,
+                },
+                None => MetricsEndpoint::Scrape(HttpTarget {
+                    path: "/metrics".to_owned(),
+                    ..t.clone()
+                }),
+            }),
         };
         if let Some(pid) = args.target_pid
             && crate::target::monitor::proc_memory(pid).is_none()
@@ -528,6 +549,37 @@ fn load_profile(
                 .unwrap_or_else(|| PathBuf::from("<defaults>")),
             problem: e.to_string(),
         })
+}
+
+/// Where the target's metrics come from on an HTTP run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetricsEndpoint {
+    /// Scrape this Prometheus text exposition (the target's `/metrics` by default).
+    Scrape(HttpTarget),
+    /// Query this Prometheus server's HTTP API for the series matching `selector`.
+    Prometheus {
+        /// The server; its path is the API's prefix (`/` for none).
+        server: HttpTarget,
+        /// Label matchers, e.g. `job="mabeam"`.
+        selector: String,
+    },
+}
+
+/// Checks `--prometheus-selector`: label matchers without the braces.
+fn prometheus_selector(text: &str) -> Result<String, UsageError> {
+    let s = text.trim();
+    let s = s
+        .strip_prefix('{')
+        .and_then(|s| s.strip_suffix('}'))
+        .unwrap_or(s);
+    if s.is_empty() || !s.contains(['=', '~']) || s.contains(['{', '}']) {
+        return Err(UsageError::flag(
+            "--prometheus-selector",
+            format!("{text:?} is not a list of label matchers"),
+            r#"write e.g. job="mabeam" or job="mabeam",namespace="prod""#,
+        ));
+    }
+    Ok(s.to_owned())
 }
 
 fn probe(t: &HttpTarget) -> Result<(), UsageError> {

@@ -39,6 +39,8 @@ pub struct RunData {
     pub target_rss_start: Option<u64>,
     /// The target's peak RSS (VmHWM) at the end.
     pub target_hwm: Option<u64>,
+    /// Where the metrics were read (`MetricsSource::describe`), if anywhere.
+    pub metrics_source: Option<String>,
     /// Metrics at the start of the measured phase.
     pub before: Option<Scrape>,
     /// Metrics when the load stopped.
@@ -223,6 +225,7 @@ pub fn collect(
         target_rss,
         target_rss_start,
         target_hwm,
+        metrics_source: watch.metrics.as_ref().map(MetricsSource::describe),
         before,
         after,
         drain,

@@ -1,6 +1,6 @@
 //! A whole run: check, set up, load, collect, judge, report.
 
-use crate::cli::{Args, RunConfig, TargetKind, Workload};
+use crate::cli::{Args, MetricsEndpoint, RunConfig, TargetKind, Workload};
 use crate::collect::{Watch, collect};
 use crate::conn::{Plan, PlanTarget};
 use crate::error::UsageError;
@@ -67,14 +67,22 @@ pub fn run(args: Args) -> Result<u8, UsageError> {
     let watch = Watch {
         metrics: match &target {
             PlanTarget::Embedded(h) => Some(MetricsSource::Embedded(h.clone())),
-            PlanTarget::Http(t) => cfg.metrics.as_ref().map(|m| MetricsSource::Http {
-                addr: m.addr,
-                host: m.host.clone(),
-                path: m.path.clone(),
-                headers: if m.addr == t.addr {
-                    cfg.headers.clone()
-                } else {
-                    Vec::new()
+            PlanTarget::Http(t) => cfg.metrics.as_ref().map(|m| match m {
+                MetricsEndpoint::Scrape(m) => MetricsSource::Http {
+                    addr: m.addr,
+                    host: m.host.clone(),
+                    path: m.path.clone(),
+                    headers: if m.addr == t.addr {
+                        cfg.headers.clone()
+                    } else {
+                        Vec::new()
+                    },
+                },
+                MetricsEndpoint::Prometheus { server, selector } => MetricsSource::Prometheus {
+                    addr: server.addr,
+                    host: server.host.clone(),
+                    prefix: server.path.trim_end_matches('/').to_owned(),
+                    selector: selector.clone(),
                 },
             }),
         },

@@ -9,6 +9,7 @@ pub(crate) fn run(file: &Path) -> anyhow::Result<ExitCode> {
     match profile::load_from_process_env(Some(file)) {
         Ok(loaded) => {
             print!("{}", loaded.render());
+            print!("{}", monitoring_endpoints(|k| std::env::var(k).ok()));
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
@@ -16,4 +17,25 @@ pub(crate) fn run(file: &Path) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(2))
         }
     }
+}
+
+/// The monitoring endpoints of the deployment guide, from the environment: not engine
+/// settings, but shown so an operator sees them beside the profile. `PROMETHEUS_ENDPOINT`
+/// is where `mabeam-load` reads the target's series (Prometheus's query API);
+/// `GRAFANA_ENDPOINT` is where the dashboards are (nothing in mabeam calls it).
+fn monitoring_endpoints(env: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::from("monitoring endpoints (environment):\n");
+    for (var, use_) in [
+        (
+            "PROMETHEUS_ENDPOINT",
+            "mabeam-load reads the target's series through its query API",
+        ),
+        ("GRAFANA_ENDPOINT", "where operators find the dashboards"),
+    ] {
+        let value = env(var)
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| "(not set)".to_owned());
+        out.push_str(&format!("  {var:<20} {value}  ({use_})\n"));
+    }
+    out
 }

@@ -8,7 +8,7 @@
 //! exposition carries both.
 
 use crate::http::router::Family;
-use mabeam_engine::telemetry::{Outcome, Protocol, Recorder, Telemetry};
+use mabeam_engine::telemetry::{Cleared, CoordinationSwitches, Recorder, Telemetry};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
@@ -270,67 +270,16 @@ pub(crate) fn tick(now_ms: u64) {
     });
 }
 
-/// The telemetry label of a coordination protocol.
-pub(crate) fn protocol_label(p: mabeam_engine::coord::Protocol) -> Protocol {
-    use mabeam_engine::coord::Protocol as P;
-    match p {
-        P::Auction => Protocol::Auction,
-        P::Market => Protocol::Market,
-        P::Consensus => Protocol::Consensus,
-        P::Allocation => Protocol::Allocation,
-    }
-}
-
-/// Records one cleared (or refused) coordination on this thread's recorder.
-pub(crate) fn record_coordination(
-    protocol: mabeam_engine::coord::Protocol,
-    ok: bool,
-    elapsed: Duration,
-    efficiency: Option<f64>,
-) {
-    let outcome = if ok {
-        Outcome::Success
-    } else {
-        Outcome::Failure
-    };
-    with_recorder(|rec| {
-        rec.record_coordination(protocol_label(protocol), outcome, elapsed, efficiency)
-    });
-}
-
-/// Records what a cleared one-shot auction or market adds to the auction and market
-/// families: auctions by type, bids, auction duration and efficiency; market volume,
-/// clearing price and efficiency (the dashboard's efficiency panels read these).
-pub(crate) fn record_clearing(
+/// Records a finished one-shot or batch coordination on this thread's recorder, through
+/// the engine's one mapping from outcomes to metric families (the same as live sessions).
+pub(crate) fn record_cleared(
+    config: &mabeam_engine::profile::Config,
     req: &mabeam_engine::coord::CoordinationRequest,
-    outcome: &mabeam_engine::coord::CoordinationOutcome,
-    elapsed: Duration,
+    result: &Result<mabeam_engine::coord::CoordinationOutcome, mabeam_engine::coord::CoordError>,
+    took: Duration,
 ) {
-    use mabeam_engine::coord::{
-        AuctionOutcome as A, CoordinationOutcome as O, CoordinationRequest as R,
-    };
-    use mabeam_engine::telemetry::{AuctionType as T, Counter};
-    with_recorder(|rec| match (req, outcome) {
-        (R::Auction(spec), O::Auction(a)) => {
-            let bids = u64::try_from(spec.bids.len()).unwrap_or(u64::MAX);
-            let (kind, efficiency) = match a {
-                A::FirstPrice(o) => (Some(T::FirstPrice), o.efficiency),
-                A::SecondPrice(o) => (Some(T::SecondPrice), o.efficiency),
-                A::English(o) => (Some(T::English), o.efficiency),
-                A::Dutch(o) => (Some(T::Dutch), o.efficiency),
-                A::Combinatorial(o) => (Some(T::Combinatorial), o.efficiency),
-                A::MultiUnit(o) => (None, o.efficiency),
-            };
-            match kind {
-                Some(k) => rec.record_auction(k, bids, elapsed, Some(efficiency)),
-                None => rec.add(Counter::AuctionBids, bids),
-            }
-        }
-        (_, O::Market(m)) => {
-            rec.record_market(m.volume, m.clearing_price.map(|p| p.0), Some(m.efficiency));
-        }
-        _ => {}
-    });
+    let switches = CoordinationSwitches::from_config(config);
+    with_recorder(|rec| rec.record_cleared(switches, Cleared::one_shot(req, result, took)));
 }
 
 #[cfg(test)]

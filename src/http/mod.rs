@@ -1,4 +1,4 @@
-//! The HTTP front end: the API of `shared/API.md` over hyper 1.x HTTP/1.1.
+//! The HTTP front end: the API of `docs/api.md` over hyper 1.x HTTP/1.1.
 //!
 //! One `mabeam-http-N` thread per engine worker core, each running its own tokio
 //! current_thread runtime with its own `SO_REUSEPORT` listener ([`listener`]), so a

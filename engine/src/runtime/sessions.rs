@@ -9,7 +9,7 @@
 //! inline and never waits for the pool.
 
 use crate::api::EngineError;
-use crate::coord::{AuctionOutcome, Bid, CoordError, CoordinationOutcome, Order, Vote, clear};
+use crate::coord::{Bid, CoordError, Order, Vote, clear};
 use crate::runtime::command::Answer;
 use crate::runtime::shared::LiveCounters;
 use crate::runtime::worker::Worker;
@@ -18,7 +18,7 @@ use crate::session::{
     OpenConsensus, OpenMarket, OrderReceipt, SessionError, SessionList, SessionSettings,
     SessionState, SessionView, Sessions, VoteReceipt, Waited,
 };
-use crate::telemetry::{AuctionType as AuctionLabel, Counter, Gauge, Outcome, Protocol};
+use crate::telemetry::{Cleared, CoordinationSwitches, Counter, Gauge};
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 use rayon::prelude::*;
@@ -425,49 +425,19 @@ impl Worker {
     }
 
     fn record_clearing(&mut self, done: &Done) {
-        // Windows and durations: `coordination.metrics_enabled`; auction and
-        // market families: `coordination.telemetry_enabled`.
-        let metrics = self.shared.config.coordination_metrics_on();
-        let events = self.shared.config.coordination_telemetry_on();
-        if !metrics && !events {
-            return;
-        }
-        let (protocol, efficiency) = match &done.result {
-            Ok(CoordinationOutcome::Auction(a)) => (Protocol::Auction, auction_efficiency(a)),
-            Ok(CoordinationOutcome::Market(m)) => (Protocol::Market, Some(m.efficiency)),
-            Ok(CoordinationOutcome::Consensus(_)) => (Protocol::Consensus, None),
-            Ok(CoordinationOutcome::Allocation(_)) => (Protocol::Allocation, None),
-            Err(_) => (Protocol::Auction, None),
-        };
-        let outcome = if done.result.is_ok() {
-            Outcome::Success
-        } else {
-            Outcome::Failure
-        };
-        if metrics {
-            self.rec
-                .record_coordination(protocol, outcome, done.took, efficiency);
-        }
-        if !events {
-            return;
-        }
-        match &done.result {
-            Ok(CoordinationOutcome::Auction(a)) => {
-                if let Some(kind) = auction_label(a) {
-                    // Auction duration: from opening to clearing.
-                    let lived = Duration::from_millis(self.now_ms.saturating_sub(done.opened_at));
-                    self.rec
-                        .record_auction(kind, done.entries as u64, lived, efficiency);
-                } else {
-                    self.rec.add(Counter::AuctionBids, done.entries as u64);
-                }
-            }
-            Ok(CoordinationOutcome::Market(m)) => {
-                self.rec
-                    .record_market(m.volume, m.clearing_price.map(|p| p.0), Some(m.efficiency));
-            }
-            _ => {}
-        }
+        let switches = CoordinationSwitches::from_config(&self.shared.config);
+        // Auction duration: from opening to clearing.
+        let lived = Duration::from_millis(self.now_ms.saturating_sub(done.opened_at));
+        self.rec.record_cleared(
+            switches,
+            Cleared {
+                protocol: done.protocol,
+                result: done.result.as_ref(),
+                entries: done.entries,
+                took: done.took,
+                lived,
+            },
+        );
     }
 
     /// When the sessions next need the worker: a deadline, a call, the cleanup
@@ -512,31 +482,12 @@ fn run_job(j: Job, shared: &crate::runtime::shared::Shared) -> Done {
     Done {
         session: j.session,
         id: j.id,
+        protocol: j.request.protocol(),
         result,
         entries: j.entries,
         opened_at: j.opened_at,
         took: started.elapsed(),
     }
-}
-
-fn auction_label(a: &AuctionOutcome) -> Option<AuctionLabel> {
-    Some(match a {
-        AuctionOutcome::FirstPrice(_) => AuctionLabel::FirstPrice,
-        AuctionOutcome::SecondPrice(_) => AuctionLabel::SecondPrice,
-        AuctionOutcome::English(_) => AuctionLabel::English,
-        AuctionOutcome::Dutch(_) => AuctionLabel::Dutch,
-        AuctionOutcome::Combinatorial(_) => AuctionLabel::Combinatorial,
-        AuctionOutcome::MultiUnit(_) => return None,
-    })
-}
-
-fn auction_efficiency(a: &AuctionOutcome) -> Option<f64> {
-    Some(match a {
-        AuctionOutcome::FirstPrice(o) | AuctionOutcome::SecondPrice(o) => o.efficiency,
-        AuctionOutcome::English(o) | AuctionOutcome::Dutch(o) => o.efficiency,
-        AuctionOutcome::MultiUnit(o) => o.efficiency,
-        AuctionOutcome::Combinatorial(o) => o.efficiency,
-    })
 }
 
 #[cfg(test)]

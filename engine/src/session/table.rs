@@ -73,6 +73,8 @@ pub(crate) struct Job {
 pub(crate) struct Done {
     pub(crate) session: String,
     pub(crate) id: u64,
+    /// The protocol of the request cleared.
+    pub(crate) protocol: crate::coord::Protocol,
     pub(crate) result: Result<CoordinationOutcome, CoordError>,
     pub(crate) entries: usize,
     /// When the session opened (Unix ms).

@@ -27,6 +27,7 @@ fn run_jobs(s: &mut Sessions<u32>, now: u64) -> Vec<(SessionView, Vec<u32>)> {
                 Done {
                     session: j.session,
                     id: j.id,
+                    protocol: j.request.protocol(),
                     result,
                     entries: j.entries,
                     opened_at: j.opened_at,

@@ -20,6 +20,15 @@ pub(crate) struct BoundedHist {
     sum: u128,
 }
 
+/// Percentiles and maximum of one snapshot (see [`BoundedHist::spread`]), stored units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Spread<const N: usize> {
+    /// One value per percentile asked for, ascending.
+    pub(crate) quantiles: [u64; N],
+    /// The maximum; no percentile is above it.
+    pub(crate) max: u64,
+}
+
 /// A histogram ready for exposition: per-bucket (not cumulative) counts in exposed units.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct HistExport {
@@ -61,16 +70,22 @@ impl BoundedHist {
         self.hdr.is_empty()
     }
 
-    /// Largest recorded value (stored units, HDR precision, never above `high`), 0 when
-    /// empty.
-    pub(crate) fn max(&self) -> u64 {
-        self.hdr.max().min(self.high)
-    }
-
-    /// Value at `q` in 0..=1 (stored units, HDR precision, never above `high`), 0 when
-    /// empty.
-    pub(crate) fn quantile(&self, q: f64) -> u64 {
-        self.hdr.value_at_quantile(q).min(self.high)
+    /// The percentiles `qs` (ascending, each in 0..=1) and the maximum, read together from
+    /// this one snapshot, in stored units (0 when empty).
+    ///
+    /// HDR reports a quantile as the highest value equivalent to the bucket it falls in,
+    /// which can lie above the largest value recorded. The maximum is `exact_max` when the
+    /// caller tracked it exactly, else HDR's own; every percentile is capped at that
+    /// maximum. So the results ascend and never pass the maximum, however few the samples.
+    pub(crate) fn spread<const N: usize>(&self, qs: [f64; N], exact_max: Option<u64>) -> Spread<N> {
+        let max = exact_max.unwrap_or_else(|| self.hdr.max().min(self.high));
+        let mut floor = 0;
+        let quantiles = qs.map(|q| {
+            let v = self.hdr.value_at_quantile(q).min(max).max(floor);
+            floor = v;
+            v
+        });
+        Spread { quantiles, max }
     }
 
     /// Exact sum of recorded values, stored units.
@@ -160,8 +175,9 @@ mod tests {
         for v in [1_000u64, 2_000, 3_000, 250_000] {
             b.record(v);
         }
-        assert!(b.quantile(0.5) >= 1_999 && b.quantile(0.5) <= 2_001);
-        assert!(b.max() >= 249_000);
+        let s = b.spread([0.5], None);
+        assert!(s.quantiles[0] >= 1_999 && s.quantiles[0] <= 2_001);
+        assert!(s.max >= 249_000);
         assert_eq!(b.sum(), 256_000);
     }
 

@@ -10,7 +10,7 @@ use parking_lot::{Mutex, RwLock};
 use super::anomaly::{AnomalyReport, EventRing};
 use super::error::TelemetryError;
 use super::families::{Counter, Gauge, Hist};
-use super::hist::{BoundedHist, HistExport, SIGFIG};
+use super::hist::{BoundedHist, HistExport, SIGFIG, Spread};
 use super::labels::Protocol;
 use super::memory::{self, MemoryStats};
 use super::recorder::Recorder;
@@ -213,13 +213,17 @@ impl Telemetry {
         let hists = self.hub.hists.lock();
         let b = &hists[h.slot()];
         let scale = h.spec().scale;
+        let Spread {
+            quantiles: [p50, p90, p99],
+            max,
+        } = b.spread([0.5, 0.9, 0.99], None);
         HistSummary {
             count: b.len(),
             sum: b.sum() as f64 / scale,
-            p50: b.quantile(0.5) as f64 / scale,
-            p90: b.quantile(0.9) as f64 / scale,
-            p99: b.quantile(0.99) as f64 / scale,
-            max: b.max() as f64 / scale,
+            p50: p50 as f64 / scale,
+            p90: p90 as f64 / scale,
+            p99: p99 as f64 / scale,
+            max: max as f64 / scale,
         }
     }
 

@@ -134,6 +134,8 @@ label_enum! {
         English => "english",
         /// Descending clock.
         Dutch => "dutch",
+        /// Identical units, uniform or discriminatory pricing.
+        MultiUnit => "multi_unit",
         /// Bundles of items.
         Combinatorial => "combinatorial",
     }

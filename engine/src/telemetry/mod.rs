@@ -30,6 +30,7 @@
 #![forbid(unsafe_code)]
 
 mod anomaly;
+mod cleared;
 mod error;
 mod exposition;
 mod families;
@@ -42,6 +43,7 @@ mod settings;
 mod window;
 
 pub use anomaly::{AnomalyDetector, AnomalyEvent, AnomalyReport, Deviation};
+pub use cleared::{Cleared, CoordinationSwitches, outcome_efficiency, protocol_label};
 pub use error::TelemetryError;
 pub use exposition::{CONTENT_TYPE, PREFIX, TelemetryCollector};
 pub use families::{Counter, Gauge, Hist, HistSpec, MetricDesc, MetricUnit};

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::TelemetryError;
 use super::families::MICROS;
-use super::hist::BoundedHist;
+use super::hist::{BoundedHist, Spread};
 use super::labels::{Outcome, Protocol};
 
 /// Milliseconds per bucket.
@@ -101,7 +101,8 @@ pub struct CoordinationSummary {
     pub timeouts: u64,
     /// `successes / count`; null when `count` is 0.
     pub success_rate: Option<f64>,
-    /// Median duration, seconds (about 6% precision); null when `count` is 0.
+    /// Median duration, seconds (one significant digit, never above `max_seconds`); null
+    /// when `count` is 0.
     pub p50_seconds: Option<f64>,
     /// 90th percentile duration, seconds.
     pub p90_seconds: Option<f64>,
@@ -335,6 +336,10 @@ impl WindowStore {
             }
         }
         let count = acc.count();
+        let Spread {
+            quantiles: [p50, p90, p99],
+            max,
+        } = acc.durations.spread([0.5, 0.9, 0.99], Some(acc.max_us));
         let secs = |us: u64| us as f64 / MICROS;
         let some = |v: f64| (count > 0).then_some(v);
         CoordinationSummary {
@@ -347,10 +352,10 @@ impl WindowStore {
             failures: acc.failures + acc.timeouts,
             timeouts: acc.timeouts,
             success_rate: some(acc.successes as f64 / count.max(1) as f64),
-            p50_seconds: some(secs(acc.durations.quantile(0.5))),
-            p90_seconds: some(secs(acc.durations.quantile(0.9))),
-            p99_seconds: some(secs(acc.durations.quantile(0.99))),
-            max_seconds: some(secs(acc.max_us)),
+            p50_seconds: some(secs(p50)),
+            p90_seconds: some(secs(p90)),
+            p99_seconds: some(secs(p99)),
+            max_seconds: some(secs(max)),
             mean_seconds: some(acc.durations.sum() as f64 / count.max(1) as f64 / MICROS),
             mean_efficiency: (acc.efficiency_count > 0)
                 .then(|| acc.efficiency_sum / acc.efficiency_count as f64),

@@ -94,6 +94,7 @@ pub fn render(r: &Report<'_>) -> Value {
             "rss_bytes": d.target_rss,
             "rss_start_bytes": d.target_rss_start,
             "peak_rss_bytes": d.target_hwm,
+            "metrics_source": d.metrics_source,
             "metrics_before": scrape(&d.before),
             "metrics_after": scrape(&d.after),
             "drain": d.drain,

@@ -146,6 +146,14 @@ pub fn render(r: &Report<'_>) -> String {
             bytes(*last as f64)
         );
     }
+    if let Some(source) = &r.data.metrics_source {
+        let memory = r.data.after.as_ref().and_then(|a| a.memory());
+        let _ = writeln!(
+            o,
+            "Target:       {} (metrics: {source})",
+            memory.map_or_else(|| "memory unknown".to_owned(), bytes),
+        );
+    }
     if !r.verdict.checks.is_empty() {
         let _ = writeln!(o, "Budgets:");
         for ch in &r.verdict.checks {

@@ -1,5 +1,6 @@
 //! Watching the target while it is loaded: its RSS from `/proc/PID/status`, its
-//! allocator and "GC" gauges and sweep-pause histogram from `/metrics`.
+//! allocator and "GC" gauges and sweep-pause histogram from `/metrics`, or from a
+//! Prometheus server's HTTP query API (`PROMETHEUS_ENDPOINT`) that scrapes the target.
 
 use super::prom::{self, Sample};
 use mabeam_engine::api::Handle;
@@ -22,8 +23,112 @@ pub enum MetricsSource {
         /// for another host (a token is never sent where the run does not send it).
         headers: Vec<u8>,
     },
+    /// Query a Prometheus server (`GET PREFIX/api/v1/query`) for the series matching
+    /// `selector`, summed over every series (every node of a deployment).
+    Prometheus {
+        /// Address of the Prometheus server.
+        addr: SocketAddr,
+        /// Host header.
+        host: String,
+        /// Path prefix of its API, without a trailing `/` (empty for none).
+        prefix: String,
+        /// Label matchers without braces, e.g. `job="mabeam"`.
+        selector: String,
+    },
     /// Render from the in-process engine.
     Embedded(Handle),
+}
+
+impl MetricsSource {
+    /// Where the numbers come from, for reports: `/metrics` of a host, the Prometheus
+    /// query API with its selector, or the in-process engine.
+    pub fn describe(&self) -> String {
+        match self {
+            MetricsSource::Http { host, path, .. } => format!("http://{host}{path}"),
+            MetricsSource::Prometheus {
+                host,
+                prefix,
+                selector,
+                ..
+            } => format!("prometheus http://{host}{prefix} {{{selector}}}"),
+            MetricsSource::Embedded(_) => "embedded".to_owned(),
+        }
+    }
+}
+
+/// The series a scrape reads (a histogram by its base name; its `_bucket` series count).
+const ALLOCATED: &str = "mabeam_memory_allocated_bytes";
+const RESIDENT: &str = "mabeam_memory_resident_bytes";
+const PROCESS_RSS: &str = "mabeam_process_resident_memory_bytes";
+const BACKLOG: &str = "mabeam_gc_reclaim_backlog";
+const SWEEP_PAUSE: &str = "mabeam_gc_sweep_pause_seconds";
+
+/// The Prometheus instant query for every series a scrape reads, restricted by
+/// `selector`.
+pub fn prometheus_query(selector: &str) -> String {
+    format!(
+        r#"{{__name__=~"{ALLOCATED}|{RESIDENT}|{PROCESS_RSS}|{BACKLOG}|{SWEEP_PAUSE}_bucket",{selector}}}"#
+    )
+}
+
+/// The samples of a Prometheus `/api/v1/query` answer (an instant vector).
+pub fn prometheus_samples(body: &[u8]) -> Result<Vec<Sample>, String> {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        status: String,
+        #[serde(default)]
+        data: Option<Data>,
+        #[serde(default)]
+        error: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Data {
+        result_type: String,
+        result: Vec<Series>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Series {
+        metric: std::collections::BTreeMap<String, String>,
+        value: (f64, String),
+    }
+    let answer: Answer = serde_json::from_slice(body)
+        .map_err(|e| format!("the Prometheus answer is not a query result: {e}"))?;
+    if answer.status != "success" {
+        return Err(format!(
+            "Prometheus answered {}: {}",
+            answer.status,
+            answer.error.unwrap_or_default()
+        ));
+    }
+    let data = answer
+        .data
+        .ok_or("the Prometheus answer has no data".to_owned())?;
+    if data.result_type != "vector" {
+        return Err(format!(
+            "Prometheus answered a {}, not an instant vector",
+            data.result_type
+        ));
+    }
+    data.result
+        .into_iter()
+        .map(|mut s| {
+            let name = s.metric.remove("__name__").unwrap_or_default();
+            let value = match s.value.1.as_str() {
+                "+Inf" | "Inf" => f64::INFINITY,
+                "-Inf" => f64::NEG_INFINITY,
+                "NaN" => f64::NAN,
+                v => v
+                    .parse()
+                    .map_err(|_| format!("{name}: bad sample value {v:?}"))?,
+            };
+            Ok(Sample {
+                name,
+                labels: s.metric.into_iter().collect(),
+                value,
+            })
+        })
+        .collect()
 }
 
 /// Reads `VmRSS` and `VmHWM` (bytes) of process `pid`.
@@ -63,11 +168,11 @@ impl Scrape {
     /// Extracts the budget-relevant numbers from `samples`.
     pub fn from_samples(samples: &[Sample]) -> Scrape {
         Scrape {
-            allocated: prom::sum(samples, "mabeam_memory_allocated_bytes"),
-            resident: prom::sum(samples, "mabeam_memory_resident_bytes"),
-            process_rss: prom::sum(samples, "mabeam_process_resident_memory_bytes"),
-            backlog: prom::sum(samples, "mabeam_gc_reclaim_backlog"),
-            sweep_buckets: prom::buckets(samples, "mabeam_gc_sweep_pause_seconds"),
+            allocated: prom::sum(samples, ALLOCATED),
+            resident: prom::sum(samples, RESIDENT),
+            process_rss: prom::sum(samples, PROCESS_RSS),
+            backlog: prom::sum(samples, BACKLOG),
+            sweep_buckets: prom::buckets(samples, SWEEP_PAUSE),
         }
     }
 
@@ -82,6 +187,40 @@ impl Scrape {
 pub fn scrape(source: &MetricsSource, rt: &tokio::runtime::Runtime) -> Result<Scrape, String> {
     let text = match source {
         MetricsSource::Embedded(h) => h.telemetry().render_prometheus(),
+        MetricsSource::Prometheus {
+            addr,
+            host,
+            prefix,
+            selector,
+        } => {
+            let query: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair("query", &prometheus_query(selector))
+                .finish();
+            let path = format!("{prefix}/api/v1/query?{query}");
+            let (status, body) = rt.block_on(super::http::fetch(
+                *addr,
+                host,
+                "GET",
+                &path,
+                b"",
+                b"",
+                Duration::from_secs(5),
+            ))?;
+            if status != 200 {
+                return Err(format!(
+                    "Prometheus at {host} answered {status} to {path}: {}",
+                    String::from_utf8_lossy(&body[..body.len().min(300)])
+                ));
+            }
+            let samples = prometheus_samples(&body)?;
+            if samples.is_empty() {
+                return Err(format!(
+                    "Prometheus at {host} has no series matching {{{selector}}}; check \
+                     --prometheus-selector and that it scrapes the target"
+                ));
+            }
+            return Ok(Scrape::from_samples(&samples));
+        }
         MetricsSource::Http {
             addr,
             host,

@@ -1,5 +1,8 @@
 //! A small HTTP server for the harness's tests: tokio + hyper on 127.0.0.1:0, with
-//! injected stalls and a `/metrics` page whose "GC" numbers the test controls.
+//! injected stalls and a `/metrics` page whose "GC" numbers the test controls. It also
+//! plays a Prometheus server: `/api/v1/query` answers a response recorded from a real
+//! Prometheus (2.42) scraping `mabeam serve` (`tests/data/prometheus-query.json`) to the
+//! query the harness sends for the selector `job="mabeam"`, and an error to any other.
 #![allow(dead_code, unreachable_pub)]
 
 use http_body_util::Full;
@@ -76,6 +79,32 @@ impl Drop for TestServer {
     }
 }
 
+/// What the harness must ask Prometheus for, with the selector `job="mabeam"`.
+pub const PROMETHEUS_QUERY: &str = concat!(
+    r#"{__name__=~"mabeam_memory_allocated_bytes|mabeam_memory_resident_bytes|"#,
+    r#"mabeam_process_resident_memory_bytes|mabeam_gc_reclaim_backlog|"#,
+    r#"mabeam_gc_sweep_pause_seconds_bucket",job="mabeam"}"#
+);
+
+/// The recorded Prometheus answer to [`PROMETHEUS_QUERY`].
+pub const PROMETHEUS_ANSWER: &str = include_str!("../data/prometheus-query.json");
+
+fn prometheus_query(query: &str) -> Response<Full<Bytes>> {
+    let asked: Vec<String> = form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k == "query")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    if asked == [PROMETHEUS_QUERY] {
+        return text(200, PROMETHEUS_ANSWER.to_owned());
+    }
+    let body = serde_json::json!({
+        "status": "error",
+        "errorType": "bad_data",
+        "error": format!("unexpected query {asked:?}"),
+    });
+    text(400, body.to_string())
+}
+
 fn text(status: u16, body: String) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = hyper::StatusCode::from_u16(status).expect("valid status");
@@ -88,6 +117,9 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
     let path = req.uri().path().to_owned();
     let is_get = req.method() == hyper::Method::GET;
+    if path == "/api/v1/query" {
+        return Ok(prometheus_query(req.uri().query().unwrap_or("")));
+    }
     if path == "/metrics" {
         let served = k.served.load(Ordering::Relaxed);
         let backlog =
@@ -232,8 +264,16 @@ pub fn start(stall_ms: u64) -> TestServer {
 
 /// Runs the real binary with `args`; returns (exit code, stdout, stderr).
 pub fn load(args: &[&str]) -> (i32, String, String) {
+    load_env(args, &[])
+}
+
+/// Runs the real binary with `args` and `env` (and no `PROMETHEUS_ENDPOINT` unless
+/// `env` sets it); returns (exit code, stdout, stderr).
+pub fn load_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_mabeam-load"))
         .args(args)
+        .env_remove("PROMETHEUS_ENDPOINT")
+        .envs(env.iter().copied())
         .output()
         .expect("run mabeam-load");
     (

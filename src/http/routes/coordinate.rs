@@ -2,43 +2,21 @@
 //! `POST /api/coordinate/batch` (cleared together on the engine's clearing pool).
 
 use crate::http::body;
-use crate::http::metrics::{record_clearing, record_coordination};
+use crate::http::metrics::record_cleared;
 use crate::http::reply::{ApiError, Reply, json};
 use crate::http::state::{AppState, BATCH_REQUESTS_MAX};
 use http::StatusCode;
-use mabeam_engine::coord::{AuctionOutcome, CoordError, CoordinationOutcome, CoordinationRequest};
+use mabeam_engine::coord::{CoordinationOutcome, CoordinationRequest};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// The efficiency an outcome reports (auctions and markets), for the telemetry windows.
-fn efficiency(o: &CoordinationOutcome) -> Option<f64> {
-    match o {
-        CoordinationOutcome::Auction(a) => Some(match a {
-            AuctionOutcome::FirstPrice(s) | AuctionOutcome::SecondPrice(s) => s.efficiency,
-            AuctionOutcome::English(c) | AuctionOutcome::Dutch(c) => c.efficiency,
-            AuctionOutcome::MultiUnit(m) => m.efficiency,
-            AuctionOutcome::Combinatorial(c) => c.efficiency,
-        }),
-        CoordinationOutcome::Market(m) => Some(m.efficiency),
-        CoordinationOutcome::Consensus(_) | CoordinationOutcome::Allocation(_) => None,
-    }
-}
-
-fn record(req: &CoordinationRequest, res: &Result<CoordinationOutcome, CoordError>, d: Duration) {
-    let eff = res.as_ref().ok().and_then(efficiency);
-    record_coordination(req.protocol(), res.is_ok(), d, eff);
-    if let Ok(outcome) = res {
-        record_clearing(req, outcome, d);
-    }
-}
+use std::time::Instant;
 
 /// `POST /api/coordinate`: one request, cleared right here.
 pub(crate) fn one(state: &Arc<AppState>, bytes: &[u8]) -> Result<Reply, ApiError> {
     let req: CoordinationRequest = body::parse(bytes)?;
     let started = Instant::now();
     let res = state.handle.coordinate(&req);
-    record(&req, &res, started.elapsed());
+    record_cleared(state.handle.config(), &req, &res, started.elapsed());
     Ok(json(StatusCode::OK, &res?))
 }
 
@@ -131,7 +109,7 @@ pub(crate) async fn batch(state: &Arc<AppState>, bytes: &[u8]) -> Result<Reply, 
             Some(item) => item,
             None => match results.next() {
                 Some((req, res)) => {
-                    record(req, &res, per_request);
+                    record_cleared(state.handle.config(), req, &res, per_request);
                     match res {
                         Ok(o) => Item::Outcome(o),
                         Err(e) => ApiError::from(e).into(),

@@ -18,6 +18,7 @@ pub(crate) use mabeam_engine::api::unix_ms;
 #[derive(Debug, Serialize)]
 struct HealthBody<'a> {
     status: HealthStatus,
+    timestamp: String,
     node: &'a str,
     services: &'a std::collections::BTreeMap<&'static str, ServiceHealth>,
     workers: &'a [mabeam_engine::api::WorkerHealth],
@@ -42,6 +43,7 @@ fn health_body(state: &AppState) -> (StatusCode, Vec<u8>) {
     };
     let body = HealthBody {
         status: health.status,
+        timestamp: rfc3339_utc(unix_ms()),
         node: &state.node_id,
         services: &health.services,
         workers: &health.workers,
@@ -50,6 +52,19 @@ fn health_body(state: &AppState) -> (StatusCode, Vec<u8>) {
     };
     let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| br#"{"status":"unhealthy"}"#.to_vec());
     (code, bytes)
+}
+
+/// `ms` since the Unix epoch as RFC 3339 UTC with milliseconds, e.g.
+/// `2026-01-02T03:04:05.678Z` (the deployment guide's `timestamp`).
+fn rfc3339_utc(ms: u64) -> String {
+    let nanos = i128::from(ms) * 1_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
 }
 
 /// `GET /health`: liveness.
