@@ -322,12 +322,12 @@ pub(crate) fn record_clearing(
                 A::MultiUnit(o) => (None, o.efficiency),
             };
             match kind {
-                Some(k) => rec.record_auction(k, bids, elapsed, Some(efficiency)),
+                Some(k) => rec.record_auction(k, bids, elapsed, efficiency),
                 None => rec.add(Counter::AuctionBids, bids),
             }
         }
         (_, O::Market(m)) => {
-            rec.record_market(m.volume, m.clearing_price.map(|p| p.0), Some(m.efficiency));
+            rec.record_market(m.volume, m.clearing_price.map(|p| p.0), m.efficiency);
         }
         _ => {}
     });

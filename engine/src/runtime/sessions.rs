@@ -432,13 +432,17 @@ impl Worker {
         if !metrics && !events {
             return;
         }
-        let (protocol, efficiency) = match &done.result {
-            Ok(CoordinationOutcome::Auction(a)) => (Protocol::Auction, auction_efficiency(a)),
-            Ok(CoordinationOutcome::Market(m)) => (Protocol::Market, Some(m.efficiency)),
-            Ok(CoordinationOutcome::Consensus(_)) => (Protocol::Consensus, None),
-            Ok(CoordinationOutcome::Allocation(_)) => (Protocol::Allocation, None),
-            Err(_) => (Protocol::Auction, None),
+        let protocol = match &done.result {
+            Ok(CoordinationOutcome::Auction(_)) | Err(_) => Protocol::Auction,
+            Ok(CoordinationOutcome::Market(_)) => Protocol::Market,
+            Ok(CoordinationOutcome::Consensus(_)) => Protocol::Consensus,
+            Ok(CoordinationOutcome::Allocation(_)) => Protocol::Allocation,
         };
+        let efficiency = done
+            .result
+            .as_ref()
+            .ok()
+            .and_then(CoordinationOutcome::efficiency);
         let outcome = if done.result.is_ok() {
             Outcome::Success
         } else {
@@ -464,7 +468,7 @@ impl Worker {
             }
             Ok(CoordinationOutcome::Market(m)) => {
                 self.rec
-                    .record_market(m.volume, m.clearing_price.map(|p| p.0), Some(m.efficiency));
+                    .record_market(m.volume, m.clearing_price.map(|p| p.0), m.efficiency);
             }
             _ => {}
         }
@@ -527,15 +531,6 @@ fn auction_label(a: &AuctionOutcome) -> Option<AuctionLabel> {
         AuctionOutcome::Dutch(_) => AuctionLabel::Dutch,
         AuctionOutcome::Combinatorial(_) => AuctionLabel::Combinatorial,
         AuctionOutcome::MultiUnit(_) => return None,
-    })
-}
-
-fn auction_efficiency(a: &AuctionOutcome) -> Option<f64> {
-    Some(match a {
-        AuctionOutcome::FirstPrice(o) | AuctionOutcome::SecondPrice(o) => o.efficiency,
-        AuctionOutcome::English(o) | AuctionOutcome::Dutch(o) => o.efficiency,
-        AuctionOutcome::MultiUnit(o) => o.efficiency,
-        AuctionOutcome::Combinatorial(o) => o.efficiency,
     })
 }
 

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::mem;
 
 use crate::coord::market::book::OrderBook;
-use crate::coord::validate::{self, Limits, check_id, check_positive};
+use crate::coord::validate::{self, Limits};
 use crate::coord::{
     AuctionOutcome, AuctionSpec, AuctionType, Bid, ConsensusOutcome, ConsensusSpec, CoordError,
     CoordinationOutcome, CoordinationRequest, MarketOutcome, MarketSpec, Money, Order, Vote,
@@ -203,7 +203,7 @@ impl<W> Entry<W> {
             checked?;
             bid
         } else {
-            check_bid(&bid, a.probe.kind)?;
+            validate::check_bid(&bid, a.probe.kind, &|name| format!("bid.{name}"))?;
             bid
         };
         if !combinatorial {
@@ -269,7 +269,7 @@ impl<W> Entry<W> {
                         setting: "orders_per_market_max",
                     });
                 }
-                check_call_order(&order)?;
+                validate::check_call_order(&order, &|name| format!("order.{name}"))?;
                 OrderReceipt {
                     market_id: self.id.clone(),
                     order_id: m.received as u64 + 1,
@@ -484,55 +484,4 @@ impl<W> Entry<W> {
             }),
         }
     }
-}
-
-/// The per-bid checks of `coord::validate::auction` for the types without bundles
-/// (the auction's own parameters were checked at open, duplicates by the session):
-/// the same acceptance without building the probe's field paths for every bid.
-pub(crate) fn check_bid(b: &Bid, kind: AuctionType) -> Result<(), CoordError> {
-    check_id("bid.agent_id", &b.agent_id)?;
-    check_positive("bid.amount", b.amount, "a bid must be a positive amount")?;
-    if let Some(v) = b.true_value
-        && v < Money::ZERO
-    {
-        return Err(CoordError::InvalidAmount {
-            field: "bid.true_value".into(),
-            value: v.to_string(),
-            hint: "must not be negative",
-        });
-    }
-    if kind == AuctionType::MultiUnit {
-        if b.quantity == Some(0) {
-            return Err(CoordError::InvalidQuantity {
-                field: "bid.quantity".into(),
-            });
-        }
-    } else if b.quantity.is_some() {
-        return Err(CoordError::FieldNotAllowed {
-            field: "bid.quantity".into(),
-            hint: "only multi_unit auctions sell several units",
-        });
-    }
-    if b.bundle.is_some() {
-        return Err(CoordError::FieldNotAllowed {
-            field: "bid.bundle".into(),
-            hint: "only combinatorial auctions have items, bundles and a payment rule",
-        });
-    }
-    Ok(())
-}
-
-/// The checks a call market makes on each order (`coord::validate::market` per order).
-fn check_call_order(o: &Order) -> Result<(), CoordError> {
-    check_id("order.agent_id", &o.agent_id)?;
-    if o.quantity == 0 {
-        return Err(CoordError::InvalidQuantity {
-            field: "order.quantity".into(),
-        });
-    }
-    let limit = o.limit.ok_or(CoordError::MissingField {
-        field: "order.limit".into(),
-        hint: "a call market needs a limit price on every order",
-    })?;
-    check_positive("order.limit", limit, "a limit must be positive")
 }

@@ -6,27 +6,13 @@ use crate::http::metrics::{record_clearing, record_coordination};
 use crate::http::reply::{ApiError, Reply, json};
 use crate::http::state::{AppState, BATCH_REQUESTS_MAX};
 use http::StatusCode;
-use mabeam_engine::coord::{AuctionOutcome, CoordError, CoordinationOutcome, CoordinationRequest};
+use mabeam_engine::coord::{CoordError, CoordinationOutcome, CoordinationRequest};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The efficiency an outcome reports (auctions and markets), for the telemetry windows.
-fn efficiency(o: &CoordinationOutcome) -> Option<f64> {
-    match o {
-        CoordinationOutcome::Auction(a) => Some(match a {
-            AuctionOutcome::FirstPrice(s) | AuctionOutcome::SecondPrice(s) => s.efficiency,
-            AuctionOutcome::English(c) | AuctionOutcome::Dutch(c) => c.efficiency,
-            AuctionOutcome::MultiUnit(m) => m.efficiency,
-            AuctionOutcome::Combinatorial(c) => c.efficiency,
-        }),
-        CoordinationOutcome::Market(m) => Some(m.efficiency),
-        CoordinationOutcome::Consensus(_) | CoordinationOutcome::Allocation(_) => None,
-    }
-}
-
 fn record(req: &CoordinationRequest, res: &Result<CoordinationOutcome, CoordError>, d: Duration) {
-    let eff = res.as_ref().ok().and_then(efficiency);
+    let eff = res.as_ref().ok().and_then(CoordinationOutcome::efficiency);
     record_coordination(req.protocol(), res.is_ok(), d, eff);
     if let Ok(outcome) = res {
         record_clearing(req, outcome, d);

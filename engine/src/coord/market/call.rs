@@ -10,7 +10,7 @@
 
 use crate::coord::error::CoordError;
 use crate::coord::money::Money;
-use crate::coord::outcome::{AgentId, Fill, MarketOutcome, ratio};
+use crate::coord::outcome::{AgentId, Fill, MarketOutcome, efficiency};
 use crate::coord::request::{Order, Side};
 
 /// A call clearing in index form: what an embedder that owns the orders needs to apply
@@ -210,7 +210,7 @@ pub fn clear(orders: &[Order]) -> Result<MarketOutcome, CoordError> {
             volume: 0,
             fills: Vec::new(),
             surplus: Money::ZERO,
-            efficiency: 1.0,
+            efficiency: None,
         });
     };
     let mut surplus: i128 = 0;
@@ -235,7 +235,7 @@ pub fn clear(orders: &[Order]) -> Result<MarketOutcome, CoordError> {
         volume: m.volume,
         fills,
         surplus: Money::from_i128(surplus).ok_or(CoordError::overflow("market surplus"))?,
-        efficiency: ratio(surplus, m.max_surplus),
+        efficiency: efficiency(surplus, Some(m.max_surplus)),
     })
 }
 
@@ -259,7 +259,7 @@ mod tests {
         assert_eq!(o.clearing_price, Some(Money(6_500_000)));
         assert_eq!(o.volume, 6);
         assert_eq!(o.surplus, units(18));
-        assert_eq!(o.efficiency, 1.0);
+        assert_eq!(o.efficiency, Some(1.0));
         assert_eq!(
             o.fills[0],
             Fill {
@@ -280,6 +280,10 @@ mod tests {
         ])
         .unwrap();
         assert_eq!((o.clearing_price, o.volume, o.fills.len()), (None, 0, 0));
+        assert_eq!(
+            o.efficiency, None,
+            "no crossing orders: no trade is feasible"
+        );
         let orders = [
             Order::limit("s", Side::Sell, 3, units(4)),
             Order::limit("b1", Side::Buy, 2, units(6)),
@@ -369,7 +373,7 @@ mod tests {
                 }
             }
             prop_assert!(o.surplus >= Money::ZERO);
-            prop_assert_eq!(o.efficiency, 1.0);
+            prop_assert_eq!(o.efficiency, if o.volume > 0 { Some(1.0) } else { None });
         }
 
         /// Monotonicity: adding a buy order never lowers the volume.
