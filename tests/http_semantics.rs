@@ -235,3 +235,75 @@ fn contract_fields_are_accepted_wherever_their_shape_is_used() {
         assert_eq!(r.code(), code, "{body} -> {}", r.text());
     }
 }
+
+#[test]
+fn a_call_markets_resting_remainder_takes_part_in_the_next_call() {
+    let s = Server::start(BASE_PROFILE);
+    assert_eq!(
+        s.post("/api/markets", r#"{"id":"cm","kind":"call"}"#)
+            .status,
+        201
+    );
+    for o in [
+        r#"{"agent_id":"s1","side":"sell","quantity":10,"limit":5}"#,
+        r#"{"agent_id":"b1","side":"buy","quantity":6,"limit":8}"#,
+    ] {
+        let r = s.post("/api/markets/cm/orders", o);
+        assert_eq!((r.status, &r.json()["resting"]), (202, &json!(true)));
+    }
+    let first = s.post("/api/markets/cm/clear", "");
+    assert_eq!(first.status, 200, "{}", first.text());
+    assert_eq!(first.json()["outcome"]["volume"], 6);
+    // s1's 4 unfilled units rest and meet the next buyer.
+    let r = s.post(
+        "/api/markets/cm/orders",
+        r#"{"agent_id":"b2","side":"buy","quantity":3,"limit":7}"#,
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    let second = s.post("/api/markets/cm/clear", "");
+    assert_eq!(second.status, 200, "{}", second.text());
+    let o = &second.json()["outcome"];
+    assert_eq!(
+        (&o["volume"], &o["clearing_price"]),
+        (&json!(3), &json!(6)),
+        "{o}"
+    );
+    assert_eq!(
+        o["fills"],
+        json!([{"agent_id":"b2","side":"buy","quantity":3,"price":6},
+               {"agent_id":"s1","side":"sell","quantity":3,"price":6}])
+    );
+    // Every call is kept, newest first; `outcome` stays the last one.
+    let m = s.get("/api/markets/cm").json();
+    assert_eq!(
+        (&m["calls"], &m["volume"], &m["pending"]),
+        (&json!(2), &json!(9), &json!(1))
+    );
+    assert_eq!(m["outcome"]["volume"], 3);
+    let calls: Vec<(u64, u64)> = m["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|c| {
+            (
+                c["call"].as_u64().unwrap(),
+                c["outcome"]["volume"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(calls, [(2, 3), (1, 6)], "{m}");
+}
+
+#[test]
+fn call_market_price_is_the_midpoint_rounded_down_to_the_micro_unit() {
+    let s = Server::start(BASE_PROFILE);
+    // The example of docs/api.md: limits 5.000001 and 5.000002, midpoint 5.0000015,
+    // price 5.000001.
+    let o = coordinate(
+        &s,
+        json!({"protocol":"market","market":{"orders":[
+            {"agent_id":"s","side":"sell","quantity":1,"limit":5.000001},
+            {"agent_id":"b","side":"buy","quantity":1,"limit":5.000002}]}}),
+    );
+    assert_eq!(o["clearing_price"].to_string(), "5.000001", "{o}");
+}

@@ -9,14 +9,14 @@
 //! inline and never waits for the pool.
 
 use crate::api::EngineError;
-use crate::coord::{AuctionOutcome, Bid, CoordError, CoordinationOutcome, Order, Vote, clear};
+use crate::coord::{AuctionOutcome, Bid, CoordError, CoordinationOutcome, Order, Vote};
 use crate::runtime::command::Answer;
 use crate::runtime::shared::LiveCounters;
 use crate::runtime::worker::Worker;
 use crate::session::{
     AuctionView, BidReceipt, ConsensusView, Done, Finished, Job, MarketView, OpenAuction,
     OpenConsensus, OpenMarket, OrderReceipt, SessionError, SessionList, SessionSettings,
-    SessionState, SessionView, Sessions, VoteReceipt, Waited,
+    SessionState, SessionView, Sessions, VoteReceipt, Waited, clear_job,
 };
 use crate::telemetry::{AuctionType as AuctionLabel, Counter, Gauge, Outcome, Protocol};
 use crossbeam_channel::{Receiver, Sender};
@@ -507,16 +507,18 @@ fn answer_waited(r: Waited<Waiter>) {
 
 fn run_job(j: Job, shared: &crate::runtime::shared::Shared) -> Done {
     let started = Instant::now();
-    let result = catch_unwind(AssertUnwindSafe(|| clear(&j.request, &shared.limits)))
+    let (result, carry) = catch_unwind(AssertUnwindSafe(|| clear_job(j.request, &shared.limits)))
         .unwrap_or_else(|_| {
-            Err(CoordError::Pool {
+            let e = CoordError::Pool {
                 message: "the clearing panicked; this is a bug, please report it".into(),
-            })
+            };
+            (Err(e), Vec::new())
         });
     Done {
         session: j.session,
         id: j.id,
         result,
+        carry,
         entries: j.entries,
         opened_at: j.opened_at,
         took: started.elapsed(),

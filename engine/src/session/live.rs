@@ -5,7 +5,7 @@
 //! with no other entries), so a live session refuses exactly what the one-shot call
 //! would refuse and never fails at close time on a bad entry.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::mem;
 
 use crate::coord::market::book::OrderBook;
@@ -17,7 +17,9 @@ use crate::coord::{
 use crate::session::error::SessionError;
 use crate::session::idempotency::{Keys, Seen};
 use crate::session::request::{BidReceipt, MarketKind, OrderReceipt, VoteReceipt};
-use crate::session::view::{AuctionView, ConsensusView, MarketView, SessionState, SessionView};
+use crate::session::view::{
+    AuctionView, CallRecord, ConsensusView, MarketView, SessionState, SessionView,
+};
 
 /// A live auction's entries.
 pub(crate) struct AuctionBody {
@@ -35,8 +37,15 @@ pub(crate) struct AuctionBody {
 /// A live market's entries.
 pub(crate) struct MarketBody {
     pub(crate) kind: MarketKind,
-    /// Call: orders waiting for the next call.
+    /// Call: orders resting for the next call, in submission order: the unfilled
+    /// remainders of earlier calls, then the orders received since.
     pub(crate) pending: Vec<Order>,
+    /// Call: orders received since the last call started (a call runs by itself only
+    /// when there are some: the remainders of a call never cross each other).
+    fresh: usize,
+    /// Call: the calls cleared, newest first, at most `calls_kept` of them.
+    history: VecDeque<CallRecord>,
+    calls_kept: usize,
     /// Continuous: the book.
     book: Option<OrderBook>,
     keys: Keys<Order, OrderReceipt>,
@@ -112,10 +121,14 @@ impl MarketBody {
         orders_max: usize,
         keys_max: usize,
         next_call_at: u64,
+        calls_kept: usize,
     ) -> Self {
         Self {
             kind,
             pending: Vec::new(),
+            fresh: 0,
+            history: VecDeque::new(),
+            calls_kept,
             book: (kind == MarketKind::Continuous).then(|| OrderBook::new(orders_max)),
             keys: Keys::new(keys_max),
             received: 0,
@@ -282,6 +295,9 @@ impl<W> Entry<W> {
         };
         m.received += 1;
         let keep = m.book.is_none();
+        if keep {
+            m.fresh += 1;
+        }
         match (key, keep) {
             (Some(k), true) => {
                 m.pending.push(order.clone());
@@ -368,6 +384,7 @@ impl<W> Entry<W> {
             }
             Body::Market(m) => {
                 let orders = mem::take(&mut m.pending);
+                m.fresh = 0;
                 let n = orders.len();
                 (CoordinationRequest::Market(MarketSpec { orders }), n)
             }
@@ -383,8 +400,24 @@ impl<W> Entry<W> {
         }
     }
 
-    /// Takes in a clearing's result; `false` if it failed.
-    pub(crate) fn apply(&mut self, result: Result<CoordinationOutcome, CoordError>) -> bool {
+    /// Takes in a clearing's result at `now`; `false` if it failed. A call market's
+    /// unfilled remainders (`carry`, in submission order) rest again, ahead of the orders
+    /// received during the call, unless the call was the session's last (`resting`
+    /// false).
+    pub(crate) fn apply(
+        &mut self,
+        result: Result<CoordinationOutcome, CoordError>,
+        carry: Vec<Order>,
+        resting: bool,
+        now: u64,
+    ) -> bool {
+        if let Body::Market(m) = &mut self.body
+            && resting
+            && !carry.is_empty()
+        {
+            let arrived = mem::replace(&mut m.pending, carry);
+            m.pending.extend(arrived);
+        }
         let outcome = match result {
             Ok(o) => o,
             Err(e) => {
@@ -400,6 +433,14 @@ impl<W> Entry<W> {
                 if o.clearing_price.is_some() {
                     m.last_price = o.clearing_price;
                 }
+                if m.history.len() >= m.calls_kept {
+                    m.history.pop_back();
+                }
+                m.history.push_front(CallRecord {
+                    call: m.calls,
+                    at: now,
+                    outcome: o.clone(),
+                });
                 m.outcome = Some(o);
             }
             (Body::Consensus(c), CoordinationOutcome::Consensus(o)) => c.outcome = Some(o),
@@ -416,9 +457,9 @@ impl<W> Entry<W> {
         true
     }
 
-    /// Whether a call market has orders waiting for a call.
+    /// Whether a call market has orders received since its last call started.
     pub(crate) fn has_pending(&self) -> bool {
-        matches!(&self.body, Body::Market(m) if !m.pending.is_empty())
+        matches!(&self.body, Body::Market(m) if m.fresh > 0)
     }
 
     /// Frees what a finished session no longer needs (entries, the book), keeping
@@ -468,6 +509,7 @@ impl<W> Entry<W> {
                 deadline_at: self.deadline_at,
                 closed_at: self.closed_at,
                 outcome: m.outcome.clone(),
+                history: m.history.iter().cloned().collect(),
                 error: self.error.clone(),
             }),
             Body::Consensus(c) => SessionView::Consensus(ConsensusView {

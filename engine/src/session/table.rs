@@ -9,7 +9,10 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use crate::coord::validate::{self, Limits, check_id};
-use crate::coord::{Bid, CoordError, CoordinationOutcome, CoordinationRequest, Order, Vote};
+use crate::coord::{
+    Bid, CoordError, CoordinationOutcome, CoordinationRequest, Order, Vote, clear,
+    clear_call_market,
+};
 use crate::profile::Config;
 use crate::session::error::SessionError;
 use crate::session::live::{AuctionBody, Body, ConsensusBody, Entry, EntryLimits, MarketBody};
@@ -69,11 +72,28 @@ pub(crate) struct Job {
     pub(crate) opened_at: u64,
 }
 
+/// Clears a job's request (on the pool): what [`Done`] carries back. A call market's
+/// unfilled remainders come back too, to rest for its next call.
+pub(crate) fn clear_job(
+    request: CoordinationRequest,
+    limits: &Limits,
+) -> (Result<CoordinationOutcome, CoordError>, Vec<Order>) {
+    match request {
+        CoordinationRequest::Market(spec) => {
+            let (result, carry) = clear_call_market(spec, limits);
+            (result.map(CoordinationOutcome::Market), carry)
+        }
+        other => (clear(&other, limits), Vec::new()),
+    }
+}
+
 /// A clearing's result, back from the pool.
 pub(crate) struct Done {
     pub(crate) session: String,
     pub(crate) id: u64,
     pub(crate) result: Result<CoordinationOutcome, CoordError>,
+    /// A call market's unfilled remainders, in submission order.
+    pub(crate) carry: Vec<Order>,
     pub(crate) entries: usize,
     /// When the session opened (Unix ms).
     pub(crate) opened_at: u64,
@@ -234,6 +254,7 @@ impl<W> Sessions<W> {
             s.orders_max,
             s.keys_max,
             next_call,
+            s.retained_max,
         ));
         Ok(self.insert(id, deadline_at, now, body))
     }
@@ -438,8 +459,9 @@ impl<W> Sessions<W> {
                     entry.state = SessionState::Closing;
                     continue;
                 }
+                let fresh = entry.has_pending();
                 match &entry.body {
-                    Body::Market(m) if m.kind == MarketKind::Continuous || m.pending.is_empty() => {
+                    Body::Market(m) if m.kind == MarketKind::Continuous || !fresh => {
                         finish(
                             entry,
                             SessionState::Expired,
@@ -488,7 +510,10 @@ impl<W> Sessions<W> {
             return None;
         }
         entry.job = None;
-        let ok = entry.apply(done.result);
+        // A call's remainders rest for the next call, unless this call was the last one:
+        // the market is ending and no order arrived during the call.
+        let last = entry.ending.is_some() && !entry.has_pending();
+        let ok = entry.apply(done.result, done.carry, !last, now);
         let mut answer = std::mem::take(&mut entry.waiting);
         match entry.ending {
             Some(_) if entry.has_pending() => start_job(entry, &mut self.jobs, &mut self.next_job),

@@ -1,5 +1,5 @@
 use super::*;
-use crate::coord::{AuctionType, Money, Rule, Side, clear};
+use crate::coord::{AuctionType, Money, Rule, Side};
 
 fn u(n: i64) -> Money {
     Money(n * 1_000_000)
@@ -22,12 +22,13 @@ fn run_jobs(s: &mut Sessions<u32>, now: u64) -> Vec<(SessionView, Vec<u32>)> {
     let jobs = s.take_jobs(usize::MAX);
     jobs.into_iter()
         .filter_map(|j| {
-            let result = clear(&j.request, &Limits::default());
+            let (result, carry) = clear_job(j.request, &Limits::default());
             s.complete(
                 Done {
                     session: j.session,
                     id: j.id,
                     result,
+                    carry,
                     entries: j.entries,
                     opened_at: j.opened_at,
                     took: Duration::ZERO,
@@ -147,6 +148,29 @@ fn call_market_calls_on_its_timer_and_continuous_matches() {
     };
     assert_eq!((v.state, v.calls, v.volume), (SessionState::Open, 1, 3));
     assert_eq!(v.last_price, Some(u(5)));
+
+    // The seller's 2 unfilled units rest: the timer does not call on them alone, the
+    // next order meets them, and every call stays in the history, newest first.
+    assert_eq!(v.pending, 1);
+    s.tick(200);
+    assert_eq!(s.jobs_waiting(), 0);
+    s.order("m", Order::limit("b2", Side::Buy, 4, u(5)), None)
+        .unwrap();
+    s.tick(300);
+    let done = run_jobs(&mut s, 301);
+    let SessionView::Market(v) = &done[0].0 else {
+        panic!()
+    };
+    assert_eq!((v.calls, v.volume, v.pending), (2, 5, 1));
+    let calls: Vec<_> = v
+        .history
+        .iter()
+        .map(|c| (c.call, c.at, c.outcome.volume))
+        .collect();
+    assert_eq!(calls, [(2, 301, 2), (1, 101, 3)]);
+    // Closing with only a remainder resting finishes without another call.
+    assert!(matches!(s.close("m", "market", 7, 400), Waited::Now(..)));
+    assert_eq!(s.jobs_waiting(), 0);
 
     s.open_market("c".into(), &OpenMarket::new(MarketKind::Continuous), 0)
         .unwrap();

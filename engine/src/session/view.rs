@@ -111,9 +111,23 @@ pub struct MarketView {
     /// Call: the last call's outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<MarketOutcome>,
+    /// Call: every call's outcome, newest first, at most `core.history_retention` of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<CallRecord>,
     /// Why the last call failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// One call of a call market: `{"call","at","outcome"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallRecord {
+    /// The call's number in this market (1, 2, ...).
+    pub call: u64,
+    /// When it cleared (Unix ms).
+    pub at: u64,
+    /// Its outcome.
+    pub outcome: MarketOutcome,
 }
 
 /// A consensus round's view.

@@ -204,6 +204,39 @@ pub fn clearing(orders: &[Order]) -> Result<Clearing, CoordError> {
 /// (no allocation for ids of up to 22 bytes).
 pub fn clear(orders: &[Order]) -> Result<MarketOutcome, CoordError> {
     let m = match_books(orders)?;
+    outcome(orders, &m)
+}
+
+/// Clears a call market and hands back what did not trade: every order's unfilled
+/// remainder, in submission order, so that it keeps its time priority at the next call.
+/// On an error every order comes back whole.
+pub fn clear_carrying(orders: Vec<Order>) -> (Result<MarketOutcome, CoordError>, Vec<Order>) {
+    let cleared = match_books(&orders).and_then(|m| {
+        let o = outcome(&orders, &m)?;
+        let mut filled = vec![0u64; orders.len()];
+        for (k, q) in m.fills(&orders) {
+            filled[k] = q;
+        }
+        Ok((o, filled))
+    });
+    match cleared {
+        Ok((o, filled)) => {
+            let carry = orders
+                .into_iter()
+                .zip(filled)
+                .filter_map(|(mut order, f)| {
+                    order.quantity -= f; // f <= quantity: no order fills beyond it
+                    (order.quantity > 0).then_some(order)
+                })
+                .collect();
+            (Ok(o), carry)
+        }
+        Err(e) => (Err(e), orders),
+    }
+}
+
+/// The outcome of matched books: fills at the uniform price, surplus and efficiency.
+fn outcome(orders: &[Order], m: &Matched) -> Result<MarketOutcome, CoordError> {
     let Some(price) = m.price else {
         return Ok(MarketOutcome {
             clearing_price: None,
@@ -302,6 +335,29 @@ mod tests {
             ..Order::limit("x", Side::Buy, 1, units(1))
         };
         assert_eq!(clear(&[missing]).unwrap_err().code(), "missing_field");
+    }
+
+    #[test]
+    fn the_residual_comes_back_in_submission_order() {
+        let orders = vec![
+            Order::limit("s1", Side::Sell, 4, units(5)),
+            Order::limit("b1", Side::Buy, 3, units(8)),
+            Order::limit("s2", Side::Sell, 2, units(9)),
+        ];
+        let (o, carry) = clear_carrying(orders.clone());
+        assert_eq!(o.unwrap(), clear(&orders).unwrap());
+        let left: Vec<_> = carry
+            .iter()
+            .map(|o| (o.agent_id.as_str(), o.quantity))
+            .collect();
+        assert_eq!(left, [("s1", 1), ("s2", 2)]);
+        let bad = vec![Order {
+            limit: None,
+            ..Order::limit("x", Side::Buy, 1, units(1))
+        }];
+        let (o, carry) = clear_carrying(bad.clone());
+        assert!(o.is_err());
+        assert_eq!(carry, bad);
     }
 
     /// A 101-point grid over [0, 10] (step 0.1) cannot find this price; the exact
