@@ -307,3 +307,74 @@ fn call_market_price_is_the_midpoint_rounded_down_to_the_micro_unit() {
     );
     assert_eq!(o["clearing_price"].to_string(), "5.000001", "{o}");
 }
+
+#[test]
+fn sessions_have_their_own_deadline_limit_and_none_means_open_until_closed() {
+    // One-shot deadlines short; sessions are bounded by session_deadline_max_ms only.
+    let profile =
+        format!("{BASE_PROFILE}\n[coordination]\ndefault_timeout = 100\nprotocol_timeout = 200\n");
+    let s = Server::start(&profile);
+    for (path, body) in [
+        (
+            "/api/auctions",
+            r#"{"id":"long-a","type":"first_price","deadline_ms":600000}"#,
+        ),
+        (
+            "/api/markets",
+            r#"{"id":"long-m","kind":"call","deadline_ms":600000}"#,
+        ),
+        (
+            "/api/consensus",
+            r#"{"id":"long-c","rule":"majority","deadline_ms":600000}"#,
+        ),
+    ] {
+        let r = s.post(path, body);
+        assert_eq!(r.status, 201, "{body} -> {}", r.text());
+        let v = r.json();
+        assert_eq!(
+            v["deadline_at"].as_u64().unwrap() - v["opened_at"].as_u64().unwrap(),
+            600_000,
+            "{v}"
+        );
+    }
+    let r = s.post(
+        "/api/auctions",
+        r#"{"type":"first_price","deadline_ms":86400001}"#,
+    );
+    assert_eq!(
+        (r.status, r.field()),
+        (400, "deadline_ms".to_owned()),
+        "{}",
+        r.text()
+    );
+    assert!(r.text().contains("session_deadline_max_ms"), "{}", r.text());
+    // No deadline: open until closed, whatever the one-shot timeouts.
+    let r = s.post(
+        "/api/auctions",
+        r#"{"id":"open-ended","type":"second_price"}"#,
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["deadline_at"], Value::Null, "{}", r.text());
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert_eq!(s.get("/api/auctions/open-ended").json()["state"], "open");
+    assert_eq!(
+        s.post(
+            "/api/auctions/open-ended/bids",
+            r#"{"agent_id":"a","amount":3}"#
+        )
+        .status,
+        202
+    );
+    let closed = s.post("/api/auctions/open-ended/close", "");
+    assert_eq!(closed.json()["state"], "closed", "{}", closed.text());
+
+    // The generic environment override sets the limit.
+    let s = Server::start_with(
+        BASE_PROFILE,
+        &[("MABEAM_COORDINATION__SESSION_DEADLINE_MAX_MS", "1000")],
+    );
+    let r = s.post("/api/markets", r#"{"kind":"call","deadline_ms":2000}"#);
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = s.post("/api/markets", r#"{"kind":"call","deadline_ms":1000}"#);
+    assert_eq!(r.status, 201, "{}", r.text());
+}

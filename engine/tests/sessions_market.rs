@@ -125,8 +125,9 @@ fn call_market_clears_on_its_timer() {
         CoordinationOutcome::Market(view.outcome.clone().unwrap()),
         one_shot
     );
-    assert_eq!((view.volume, view.pending), (6, 0));
-    // A clear request runs a call now on what arrived since.
+    // s1's 4 unfilled units and b2's order (below the price) rest for the next call.
+    assert_eq!((view.volume, view.pending), (6, 2));
+    // A clear request runs a call now on what rests and what arrived since.
     wait(h.order(&id, order("s2", Side::Sell, 1, 3), None)).unwrap();
     wait(h.order(&id, order("b3", Side::Buy, 1, 3), None)).unwrap();
     let cleared = wait(h.clear_market(&id)).unwrap();

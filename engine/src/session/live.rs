@@ -80,7 +80,8 @@ pub(crate) struct Entry<W> {
     pub(crate) id: String,
     pub(crate) state: SessionState,
     pub(crate) opened_at: u64,
-    pub(crate) deadline_at: u64,
+    /// When it closes by itself (Unix ms); `None`: open until closed.
+    pub(crate) deadline_at: Option<u64>,
     pub(crate) closed_at: Option<u64>,
     /// How the session ends once its clearings are done (`Closed` or `Expired`).
     pub(crate) ending: Option<SessionState>,

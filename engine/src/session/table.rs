@@ -24,9 +24,8 @@ use crate::session::view::{SessionState, SessionView};
 /// The limits and timers of one worker's sessions, from the profile.
 #[derive(Debug, Clone)]
 pub(crate) struct SessionSettings {
-    /// Deadline of a session that asks for none (`coordination.default_timeout`).
-    pub(crate) default_deadline_ms: u64,
-    /// Longest deadline a session may ask for (`coordination.protocol_timeout`).
+    /// Longest deadline a session may ask for (`coordination.session_deadline_max_ms`); a
+    /// session that asks for none stays open until closed.
     pub(crate) max_deadline_ms: u64,
     /// Finished sessions kept per worker (`core.history_retention`).
     pub(crate) retained_max: usize,
@@ -49,8 +48,7 @@ fn ms(d: Duration) -> u64 {
 impl SessionSettings {
     pub(crate) fn from_config(cfg: &Config, limits: &Limits) -> Self {
         Self {
-            default_deadline_ms: ms(cfg.coordination.default_timeout),
-            max_deadline_ms: ms(cfg.coordination.protocol_timeout),
+            max_deadline_ms: ms(cfg.coordination.session_deadline_max_ms),
             retained_max: cfg.core.history_retention.max(1),
             bids_max: cfg.coordination.bids_per_auction_max,
             orders_max: cfg.coordination.orders_per_market_max,
@@ -177,29 +175,39 @@ impl<W> Sessions<W> {
         self.finished.drain(..)
     }
 
-    fn check_new(&self, id: &str, deadline_ms: Option<u64>, now: u64) -> Result<u64, SessionError> {
+    /// Checks a new session's id and deadline; its deadline (Unix ms), `None` for none.
+    fn check_new(
+        &self,
+        id: &str,
+        deadline_ms: Option<u64>,
+        now: u64,
+    ) -> Result<Option<u64>, SessionError> {
         check_id("id", id)?;
         if self.map.contains_key(id) {
             return Err(SessionError::AlreadyExists { id: id.to_owned() });
         }
         let max = self.settings.max_deadline_ms;
-        let ms = match deadline_ms {
-            None => self.settings.default_deadline_ms.min(max),
-            Some(ms) if ms == 0 || ms > max => {
-                return Err(CoordError::InvalidParameter {
-                    field: "deadline_ms".into(),
-                    hint: format!(
-                        "a deadline is 1 to {max} ms (coordination.protocol_timeout), not {ms}"
-                    ),
-                }
-                .into());
+        match deadline_ms {
+            None => Ok(None),
+            Some(ms) if ms == 0 || ms > max => Err(CoordError::InvalidParameter {
+                field: "deadline_ms".into(),
+                hint: format!(
+                    "a deadline is 1 to {max} ms (coordination.session_deadline_max_ms), not \
+                     {ms}; leave it out to keep the session open until it is closed"
+                ),
             }
-            Some(ms) => ms,
-        };
-        Ok(now.saturating_add(ms))
+            .into()),
+            Some(ms) => Ok(Some(now.saturating_add(ms))),
+        }
     }
 
-    fn insert(&mut self, id: String, deadline_at: u64, now: u64, body: Body) -> SessionView {
+    fn insert(
+        &mut self,
+        id: String,
+        deadline_at: Option<u64>,
+        now: u64,
+        body: Body,
+    ) -> SessionView {
         let entry = Entry {
             id: id.clone(),
             state: SessionState::Open,
@@ -214,7 +222,7 @@ impl<W> Sessions<W> {
             body,
         };
         let view = entry.view();
-        self.next_due = self.next_due.min(deadline_at);
+        self.next_due = self.next_due.min(deadline_at.unwrap_or(u64::MAX));
         if let Body::Market(m) = &entry.body
             && m.kind == MarketKind::Call
         {
@@ -453,7 +461,8 @@ impl<W> Sessions<W> {
             if entry.state != SessionState::Open {
                 continue;
             }
-            if now >= entry.deadline_at {
+            let deadline_at = entry.deadline_at.unwrap_or(u64::MAX);
+            if now >= deadline_at {
                 entry.ending = Some(SessionState::Expired);
                 if entry.job.is_some() {
                     entry.state = SessionState::Closing;
@@ -474,7 +483,7 @@ impl<W> Sessions<W> {
                 }
                 continue;
             }
-            next_due = next_due.min(entry.deadline_at);
+            next_due = next_due.min(deadline_at);
             let has_pending = entry.has_pending();
             if let Body::Market(m) = &mut entry.body
                 && m.kind == MarketKind::Call

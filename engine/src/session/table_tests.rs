@@ -7,7 +7,6 @@ fn u(n: i64) -> Money {
 
 fn settings() -> SessionSettings {
     SessionSettings {
-        default_deadline_ms: 1_000,
         max_deadline_ms: 5_000,
         retained_max: 2,
         bids_max: 3,

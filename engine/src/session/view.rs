@@ -62,8 +62,9 @@ pub struct AuctionView {
     pub bids: usize,
     /// When it opened (Unix ms).
     pub opened_at: u64,
-    /// When it closes by itself (Unix ms).
-    pub deadline_at: u64,
+    /// When it closes by itself (Unix ms); `null` when it has no deadline (open until
+    /// closed).
+    pub deadline_at: Option<u64>,
     /// When it finished (Unix ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<u64>,
@@ -103,8 +104,9 @@ pub struct MarketView {
     pub best_ask: Option<(Money, u64)>,
     /// When it opened (Unix ms).
     pub opened_at: u64,
-    /// When it closes by itself (Unix ms).
-    pub deadline_at: u64,
+    /// When it closes by itself (Unix ms); `null` when it has no deadline (open until
+    /// closed).
+    pub deadline_at: Option<u64>,
     /// When it finished (Unix ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<u64>,
@@ -146,8 +148,9 @@ pub struct ConsensusView {
     pub quorum: Option<u64>,
     /// When it opened (Unix ms).
     pub opened_at: u64,
-    /// When it closes by itself (Unix ms).
-    pub deadline_at: u64,
+    /// When it closes by itself (Unix ms); `null` when it has no deadline (open until
+    /// closed).
+    pub deadline_at: Option<u64>,
     /// When it finished (Unix ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<u64>,
@@ -221,7 +224,7 @@ mod tests {
             state: SessionState::Open,
             bids: 2,
             opened_at: 1,
-            deadline_at: 2,
+            deadline_at: Some(2),
             closed_at: None,
             outcome: None,
             error: None,
