@@ -378,3 +378,74 @@ fn sessions_have_their_own_deadline_limit_and_none_means_open_until_closed() {
     let r = s.post("/api/markets", r#"{"kind":"call","deadline_ms":1000}"#);
     assert_eq!(r.status, 201, "{}", r.text());
 }
+
+#[test]
+fn variables_and_consensus_share_one_vocabulary_of_rules() {
+    let s = Server::start(BASE_PROFILE);
+    assert_eq!(
+        s.post("/api/variables", r#"{"name":"mode","value":"w"}"#)
+            .status,
+        201
+    );
+    let votes = json!([
+        {"agent_id":"a","choice":"x","weight":2},
+        {"agent_id":"b","choice":"y","weight":1},
+        {"agent_id":"c","choice":"z","weight":1}]);
+    let as_values: Vec<Value> = votes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| json!({"agent_id":v["agent_id"],"value":v["choice"],"weight":v["weight"]}))
+        .collect();
+    // For each rule, the variable decides exactly when the one-shot vote does.
+    for (rule, decided) in [
+        ("weighted", false), // 2 of 4 is not more than half of the weight
+        ("majority", false), // 1 of 3 votes
+        ("unanimous", false),
+    ] {
+        let one_shot = coordinate(
+            &s,
+            json!({"protocol":"consensus","consensus":{"rule":rule,"votes":votes}}),
+        );
+        assert_eq!(one_shot["reached"], json!(decided), "{rule}: {one_shot}");
+        let r = s.post(
+            "/api/variables/mode/coordinate",
+            &json!({"protocol":"vote","rule":rule,"votes":as_values}).to_string(),
+        );
+        assert_eq!(r.status, 200, "{rule}: {}", r.text());
+        assert_eq!(r.json()["decided"], json!(decided), "{rule}: {}", r.text());
+    }
+    // Weighted: more than the threshold of the weight; unanimous: every vote.
+    let r = s.post(
+        "/api/variables/mode/coordinate",
+        &json!({"protocol":"vote","rule":"weighted","votes":[
+            {"agent_id":"a","value":"x","weight":3},{"agent_id":"b","value":"y","weight":1}]})
+        .to_string(),
+    );
+    assert_eq!(
+        (r.status, &r.json()["value"]),
+        (200, &json!("x")),
+        "{}",
+        r.text()
+    );
+    let r = s.post(
+        "/api/variables/mode/coordinate",
+        &json!({"protocol":"vote","rule":"unanimous","votes":[
+            {"agent_id":"a","value":"z"},{"agent_id":"b","value":"z"}]})
+        .to_string(),
+    );
+    assert_eq!(
+        (r.status, &r.json()["value"]),
+        (200, &json!("z")),
+        "{}",
+        r.text()
+    );
+    // The same parameter checks: majority takes no threshold.
+    let r = s.post(
+        "/api/variables/mode/coordinate",
+        &json!({"protocol":"vote","rule":"majority","threshold":0.6,"votes":[
+            {"agent_id":"a","value":"z"}]})
+        .to_string(),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+}
