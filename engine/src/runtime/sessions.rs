@@ -499,7 +499,7 @@ impl Worker {
 
 fn answer_waited(r: Waited<Waiter>) {
     match r {
-        Waited::Now(view, w) => w.answer(view),
+        Waited::Now(view, w) => w.answer(*view),
         Waited::Later => {}
         Waited::Refused(e, w) => w.fail(e.into()),
     }

@@ -111,7 +111,7 @@ pub(crate) struct Finished {
 /// What a close or clear request got.
 pub(crate) enum Waited<W> {
     /// Answer now with this view.
-    Now(SessionView, W),
+    Now(Box<SessionView>, W),
     /// The waiter was kept; it is answered when the clearing completes.
     Later,
     /// Refused.
@@ -340,7 +340,7 @@ impl<W> Sessions<W> {
             return Waited::Refused(e, waiter);
         };
         if entry.state.is_finished() {
-            return Waited::Now(entry.view(), waiter);
+            return Waited::Now(Box::new(entry.view()), waiter);
         }
         entry.ending.get_or_insert(SessionState::Closed);
         if entry.job.is_some() {
@@ -361,7 +361,7 @@ impl<W> Sessions<W> {
             );
             let view = entry.view();
             self.settle();
-            return Waited::Now(view, waiter);
+            return Waited::Now(Box::new(view), waiter);
         }
         start_job(entry, &mut self.jobs, &mut self.next_job);
         entry.waiting.push(waiter);
@@ -393,7 +393,7 @@ impl<W> Sessions<W> {
             }
         }
         if entry.state.is_finished() {
-            return Waited::Now(entry.view(), waiter);
+            return Waited::Now(Box::new(entry.view()), waiter);
         }
         if entry.job.is_some() {
             entry.queued.push(waiter);

@@ -31,9 +31,10 @@ pub struct Vote {
 }
 
 /// When a vote is decided: the rules of the one-shot `consensus` protocol, with the same
-/// meaning ([`RuleParams`]): `majority`, `supermajority` and `unanimous` count one per vote,
-/// `weighted` counts each vote's weight and needs more than its threshold (one half by
-/// default), no agent holding more than `max_weight_share`.
+/// meaning ([`RuleParams`](crate::coord::consensus::RuleParams)): `majority`,
+/// `supermajority` and `unanimous` count one per vote, `weighted` counts each vote's weight
+/// and needs more than its threshold (one half by default), no agent holding more than
+/// `max_weight_share`.
 pub use crate::coord::consensus::RuleParams as VoteRule;
 
 /// The weight behind one distinct value.
