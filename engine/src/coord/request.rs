@@ -172,7 +172,8 @@ pub enum Payment {
 }
 
 /// An auction: the `auction` object. Which fields apply depends on `type`; a field the type
-/// does not use is refused (`field_not_allowed`).
+/// does not use is ignored, except a `reserve` on a combinatorial auction, which is refused
+/// (`field_not_allowed`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuctionSpec {
@@ -336,7 +337,7 @@ pub struct Vote {
     pub agent_id: String,
     /// The option voted for (1-128 characters).
     pub choice: String,
-    /// Voting weight (weighted rule only; 1 when absent).
+    /// Voting weight (counted by the weighted rule, ignored by the others; 1 when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight: Option<u64>,
 }
@@ -369,9 +370,10 @@ pub struct AllocationSpec {
 pub struct AllocationRequest {
     /// The requester.
     pub agent_id: String,
-    /// Units asked for.
+    /// Units asked for (0 is a valid request that gets 0).
     pub quantity: u64,
-    /// Higher is served first (priority strategy only; 0 when absent).
+    /// Higher is served first (used by the priority strategy, ignored by proportional; 0
+    /// when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<i64>,
 }
