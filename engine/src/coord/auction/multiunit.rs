@@ -169,6 +169,10 @@ mod tests {
             let (sold, revenue) = reference::multi_unit(units, disc, Money(reserve), &b);
             prop_assert_eq!(fast.units_sold, sold);
             prop_assert_eq!(fast.revenue, revenue);
+            // Values are the bids: the best units sell, so efficiency is 1 whenever a trade
+            // is feasible, null otherwise.
+            let feasible = b.iter().any(|x| x.amount >= Money(reserve));
+            prop_assert_eq!(fast.efficiency, feasible.then_some(1.0));
             prop_assert!(fast.units_sold <= units);
             for w in &fast.winners {
                 let bid = b.iter().find(|x| x.agent_id == w.agent_id).unwrap();

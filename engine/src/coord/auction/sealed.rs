@@ -176,6 +176,10 @@ mod tests {
             let slow = reference::sealed(second, units(reserve), &b);
             prop_assert_eq!(fast.winner.clone(), slow.0);
             prop_assert_eq!(fast.price, slow.1);
+            // Efficiency: null exactly when no value reaches the reserve; else in [0, 1],
+            // and 1 when values are the bids (the highest eligible bid wins).
+            let feasible = b.iter().any(|x| x.value() >= units(reserve));
+            prop_assert_eq!(fast.efficiency, feasible.then_some(1.0));
             // Individual rationality: a winner never pays above its bid, nor below the reserve.
             if let (Some(w), Some(p)) = (fast.winner.as_ref(), fast.price) {
                 let bid = b.iter().find(|x| &x.agent_id == w).unwrap();
