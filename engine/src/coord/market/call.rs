@@ -429,6 +429,16 @@ mod tests {
                 }
             }
             prop_assert!(o.surplus >= Money::ZERO);
+            // What a live call hands back is exactly what did not fill, in submission order.
+            let (again, carry) = clear_carrying(orders.clone());
+            prop_assert_eq!(again.as_ref().ok(), Some(&o));
+            let filled = clearing(&orders).unwrap().filled;
+            let left: Vec<(String, u64)> = orders.iter().zip(&filled)
+                .filter(|(x, f)| x.quantity > **f)
+                .map(|(x, f)| (x.agent_id.clone(), x.quantity - f))
+                .collect();
+            let carried: Vec<(String, u64)> = carry.iter().map(|x| (x.agent_id.clone(), x.quantity)).collect();
+            prop_assert_eq!(carried, left);
             prop_assert_eq!(o.efficiency, if o.volume > 0 { Some(1.0) } else { None });
         }
 
