@@ -61,8 +61,12 @@ impl RuleParams {
     /// Whether the leading choice, with `lead` of the `total` counted weight over `votes`
     /// votes, is decided: the quorum is met and the rule holds.
     pub fn decides(&self, lead: u64, total: u64, votes: usize) -> bool {
-        let quorum_met = votes as u64 >= self.quorum.unwrap_or(0);
-        quorum_met && self.holds(lead, total)
+        self.quorum_met(votes) && self.holds(lead, total)
+    }
+
+    /// Whether `votes` votes meet the quorum (always, without one).
+    pub fn quorum_met(&self, votes: usize) -> bool {
+        votes as u64 >= self.quorum.unwrap_or(0)
     }
 
     /// Whether `lead` of `total` meets the rule (`majority`: more than half; `supermajority`:
@@ -116,7 +120,7 @@ pub fn decide(spec: &ConsensusSpec) -> Result<ConsensusOutcome, CoordError> {
         .iter()
         .max_by(|a, b| a.1.0.cmp(&b.1.0).then(b.1.1.cmp(&a.1.1)))
         .map(|(choice, &(w, _))| (*choice, w));
-    let quorum_met = spec.votes.len() as u64 >= spec.quorum.unwrap_or(0);
+    let quorum_met = params.quorum_met(spec.votes.len());
     let (lead, lead_weight) = leading.unwrap_or(("", 0));
     let share = if total == 0 {
         0.0
