@@ -43,9 +43,13 @@ pub(crate) struct MarketBody {
     /// Call: orders received since the last call started (a call runs by itself only
     /// when there are some: the remainders of a call never cross each other).
     fresh: usize,
-    /// Call: the calls cleared, newest first, at most `calls_kept` of them.
+    /// Call: the calls cleared, newest first: at most `calls_kept` of them, holding at most
+    /// `fills_kept` fills in all (the oldest calls go first; the newest is always kept).
     history: VecDeque<CallRecord>,
     calls_kept: usize,
+    fills_kept: usize,
+    /// Fills held in `history`.
+    history_fills: usize,
     /// Continuous: the book.
     book: Option<OrderBook>,
     keys: Keys<Order, OrderReceipt>,
@@ -130,6 +134,8 @@ impl MarketBody {
             fresh: 0,
             history: VecDeque::new(),
             calls_kept,
+            fills_kept: orders_max,
+            history_fills: 0,
             book: (kind == MarketKind::Continuous).then(|| OrderBook::new(orders_max)),
             keys: Keys::new(keys_max),
             received: 0,
@@ -434,14 +440,19 @@ impl<W> Entry<W> {
                 if o.clearing_price.is_some() {
                     m.last_price = o.clearing_price;
                 }
-                if m.history.len() >= m.calls_kept {
-                    m.history.pop_back();
-                }
+                m.history_fills += o.fills.len();
                 m.history.push_front(CallRecord {
                     call: m.calls,
                     at: now,
                     outcome: o.clone(),
                 });
+                while m.history.len() > m.calls_kept
+                    || (m.history_fills > m.fills_kept && m.history.len() > 1)
+                {
+                    if let Some(old) = m.history.pop_back() {
+                        m.history_fills -= old.outcome.fills.len();
+                    }
+                }
                 m.outcome = Some(o);
             }
             (Body::Consensus(c), CoordinationOutcome::Consensus(o)) => c.outcome = Some(o),

@@ -167,8 +167,18 @@ fn call_market_calls_on_its_timer_and_continuous_matches() {
         .map(|c| (c.call, c.at, c.outcome.volume))
         .collect();
     assert_eq!(calls, [(2, 301, 2), (1, 101, 3)]);
+    // The history holds at most orders_max (4) fills: a third call of 2 fills drops the first.
+    s.order("m", Order::limit("s3", Side::Sell, 1, u(5)), None)
+        .unwrap();
+    s.tick(400);
+    let done = run_jobs(&mut s, 401);
+    let SessionView::Market(v) = &done[0].0 else {
+        panic!()
+    };
+    let calls: Vec<_> = v.history.iter().map(|c| c.call).collect();
+    assert_eq!((calls, v.pending), (vec![3, 2], 1));
     // Closing with only a remainder resting finishes without another call.
-    assert!(matches!(s.close("m", "market", 7, 400), Waited::Now(..)));
+    assert!(matches!(s.close("m", "market", 7, 450), Waited::Now(..)));
     assert_eq!(s.jobs_waiting(), 0);
 
     s.open_market("c".into(), &OpenMarket::new(MarketKind::Continuous), 0)

@@ -113,7 +113,8 @@ pub struct MarketView {
     /// Call: the last call's outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<MarketOutcome>,
-    /// Call: every call's outcome, newest first, at most `core.history_retention` of them.
+    /// Call: every call's outcome, newest first, at most `core.history_retention` of them
+    /// and `coordination.orders_per_market_max` fills in all (the newest always kept).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<CallRecord>,
     /// Why the last call failed.
