@@ -449,3 +449,47 @@ fn variables_and_consensus_share_one_vocabulary_of_rules() {
     );
     assert_eq!(r.status, 400, "{}", r.text());
 }
+
+#[test]
+fn a_call_takes_market_orders_at_its_most_aggressive_limits() {
+    let s = Server::start(BASE_PROFILE);
+    // The buy without a limit ranks with the highest buy limit named (6): with the seller's
+    // 4 the call trades 2 units at the midpoint 5.
+    let o = coordinate(
+        &s,
+        json!({"protocol":"market","market":{"orders":[
+            {"agent_id":"s","side":"sell","quantity":2,"limit":4},
+            {"agent_id":"b","side":"buy","quantity":1,"limit":6},
+            {"agent_id":"m","side":"buy","quantity":1}]}}),
+    );
+    assert_eq!(
+        (&o["volume"], &o["clearing_price"]),
+        (&json!(2), &json!(5)),
+        "{o}"
+    );
+    // Live: a market order rests until a call has limits to price it.
+    assert_eq!(
+        s.post("/api/markets", r#"{"id":"mo","kind":"call"}"#)
+            .status,
+        201
+    );
+    let r = s.post(
+        "/api/markets/mo/orders",
+        r#"{"agent_id":"m","side":"buy","quantity":3}"#,
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    let first = s.post("/api/markets/mo/clear", "");
+    assert_eq!(first.json()["outcome"]["volume"], 0, "{}", first.text());
+    let r = s.post(
+        "/api/markets/mo/orders",
+        r#"{"agent_id":"s","side":"sell","quantity":3,"limit":2.5}"#,
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    let second = s.post("/api/markets/mo/clear", "");
+    let o = &second.json()["outcome"];
+    assert_eq!(
+        (&o["volume"], &o["clearing_price"]),
+        (&json!(3), &json!(2.5)),
+        "{o}"
+    );
+}

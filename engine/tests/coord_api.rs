@@ -234,8 +234,8 @@ fn every_bad_input_is_a_typed_error_naming_its_field() {
             Some("market.orders[0].quantity"),
         ),
         (
-            json!({"protocol":"market","market":{"orders":[{"agent_id":"a","side":"buy","quantity":1}]}}),
-            "missing_field",
+            json!({"protocol":"market","market":{"orders":[{"agent_id":"a","side":"buy","quantity":1,"limit":0}]}}),
+            "invalid_amount",
             Some("market.orders[0].limit"),
         ),
         (

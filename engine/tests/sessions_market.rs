@@ -133,11 +133,11 @@ fn call_market_clears_on_its_timer() {
     let cleared = wait(h.clear_market(&id)).unwrap();
     assert_eq!(cleared.outcome.as_ref().map(|o| o.volume), Some(1));
     assert_eq!(cleared.volume, 7);
-    // An order without a limit cannot take part in a call.
+    // An order without a limit is a market order: it rests for the next call like any other.
     let mut market_order = order("m", Side::Buy, 1, 1);
     market_order.limit = None;
-    let e = wait(h.order(&id, market_order, None)).unwrap_err();
-    assert_eq!((e.code(), e.status()), ("missing_field", 400));
+    let r = wait(h.order(&id, market_order, None)).unwrap();
+    assert!(r.resting && r.fills.is_empty());
 }
 
 #[test]

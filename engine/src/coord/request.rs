@@ -267,8 +267,9 @@ pub enum Side {
     Sell,
 }
 
-/// An order. A call market needs `limit`; a continuous book treats an order without one as a
-/// market order.
+/// An order. Without `limit` it is a market order: a continuous book fills it against the
+/// resting orders at their prices; a call treats it as a limit order at the most aggressive
+/// limit named in the call (the highest for a buy, the lowest for a sell).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Order {
@@ -278,7 +279,8 @@ pub struct Order {
     pub side: Side,
     /// Units (positive).
     pub quantity: u64,
-    /// Highest price a buyer pays, lowest a seller accepts (positive).
+    /// Highest price a buyer pays, lowest a seller accepts (positive); absent for a market
+    /// order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<Money>,
 }

@@ -422,8 +422,8 @@ pub fn market(m: &MarketSpec, limits: &Limits) -> Result<(), CoordError> {
     Ok(())
 }
 
-/// The checks of one call-market order: its agent id, a positive quantity and a positive
-/// limit (a call market prices from the limits, so every order needs one). `field` as in
+/// The checks of one call-market order: its agent id, a positive quantity and, when it has
+/// one, a positive limit (an order without one is a market order). `field` as in
 /// [`check_bid`]. Shared by the one-shot validation and by live call markets.
 pub(crate) fn check_call_order(
     o: &Order,
@@ -435,12 +435,10 @@ pub(crate) fn check_call_order(
             field: field("quantity"),
         });
     }
-    let limit = need(
-        o.limit,
-        Lazy(field, "limit"),
-        "a call market needs a limit price on every order",
-    )?;
-    check_positive(Lazy(field, "limit"), limit, "a limit must be positive")
+    match o.limit {
+        Some(limit) => check_positive(Lazy(field, "limit"), limit, "a limit must be positive"),
+        None => Ok(()),
+    }
 }
 
 /// Checks a voting rule's parameters (`prefix` names the object holding them in errors):

@@ -29,10 +29,24 @@ pub struct Clearing {
     pub max_surplus: i128,
 }
 
-fn limit_of(orders: &[Order], i: usize) -> Result<Money, CoordError> {
-    orders[i].limit.ok_or_else(|| CoordError::MissingField {
-        field: format!("market.orders[{i}].limit"),
-        hint: "a call market needs a limit price on every order",
+/// The limits market orders (orders without a `limit`) take in a call: a market buy the
+/// highest limit any order of the call names, a market sell the lowest, so that they rank
+/// with the most aggressive limit orders and the price stays within the limits named.
+/// `None` when no order names a limit: market orders alone do not trade.
+fn market_limits(orders: &[Order]) -> Option<(Money, Money)> {
+    let mut limits = orders.iter().filter_map(|o| o.limit);
+    let first = limits.next()?;
+    let (lo, hi) = limits.fold((first, first), |(lo, hi), l| (lo.min(l), hi.max(l)));
+    Some((hi, lo))
+}
+
+/// An order's limit in the call: its own, or the one [`market_limits`] gives it.
+fn limit_of(o: &Order, market: Option<(Money, Money)>) -> Option<Money> {
+    o.limit.or_else(|| {
+        market.map(|(buy, sell)| match o.side {
+            Side::Buy => buy,
+            Side::Sell => sell,
+        })
     })
 }
 
@@ -81,6 +95,8 @@ fn radix_sort(v: &mut Vec<(u64, u32)>) {
 
 /// The sorted books and what matching them gives; shared by [`clearing`] and [`clear`].
 struct Matched {
+    /// The limits market orders take ([`market_limits`]).
+    market: Option<(Money, Money)>,
     /// (key, order index) by price then time priority: buys best (highest) limit first.
     buys: Vec<(u64, u32)>,
     /// Sells best (lowest) limit first.
@@ -110,7 +126,7 @@ impl Matched {
     }
 }
 
-/// Sorts both books and matches them (every order must carry a limit).
+/// Sorts both books and matches them (market orders at [`market_limits`]).
 fn match_books(orders: &[Order]) -> Result<Matched, CoordError> {
     // Sort keys: the limit mapped to an order-preserving u64 (complemented for buys, so
     // the best comes first); a stable sort of orders taken in submission order then gives
@@ -124,8 +140,13 @@ fn match_books(orders: &[Order]) -> Result<Matched, CoordError> {
             max: u32::MAX as usize,
         });
     }
+    let market = market_limits(orders);
     for (i, o) in orders.iter().enumerate() {
-        let limit = limit_of(orders, i)?.micros();
+        // Without any limit in the call, market orders do not trade (they are left out).
+        let Some(limit) = limit_of(o, market) else {
+            continue;
+        };
+        let limit = limit.micros();
         // In range: checked above.
         let i = i as u32;
         match o.side {
@@ -172,6 +193,7 @@ fn match_books(orders: &[Order]) -> Result<Matched, CoordError> {
     buys.truncate(i + 1);
     sells.truncate(j + 1);
     Ok(Matched {
+        market,
         buys,
         sells,
         price: marginal.map(|(lo, hi)| Money(lo).midpoint_floor(Money(hi))),
@@ -180,7 +202,7 @@ fn match_books(orders: &[Order]) -> Result<Matched, CoordError> {
     })
 }
 
-/// Clears a call market in index form (every order must carry a limit).
+/// Clears a call market in index form (orders without a limit are market orders).
 pub fn clearing(orders: &[Order]) -> Result<Clearing, CoordError> {
     let m = match_books(orders)?;
     let mut filled = vec![0u64; orders.len()];
@@ -198,7 +220,8 @@ pub fn clearing(orders: &[Order]) -> Result<Clearing, CoordError> {
     })
 }
 
-/// Clears a call market over `orders` (submission order; every order needs a limit).
+/// Clears a call market over `orders` (submission order; an order without a limit is a market
+/// order, taking the most aggressive limit of the call: see [`market_limits`]).
 ///
 /// Fills carry [`AgentId`]s, copied inline from the orders
 /// (no allocation for ids of up to 22 bytes).
@@ -250,7 +273,8 @@ fn outcome(orders: &[Order], m: &Matched) -> Result<MarketOutcome, CoordError> {
     let mut fills = Vec::with_capacity(m.buys.len() + m.sells.len());
     for (k, q) in m.fills(orders) {
         let o = &orders[k];
-        let limit = limit_of(orders, k)?;
+        // Every filled order has a limit in the call.
+        let limit = limit_of(o, m.market).ok_or(CoordError::overflow("market order limit"))?;
         let gain = match o.side {
             Side::Buy => limit.micros() - price.micros(),
             Side::Sell => price.micros() - limit.micros(),
@@ -330,11 +354,21 @@ mod tests {
             .collect();
         assert_eq!(got, [("b1", 2), ("b2", 1), ("s", 3)]);
         assert_eq!(o.clearing_price, Some(units(5)));
-        let missing = Order {
+        // Market orders alone do not trade; beside limit orders they take the most
+        // aggressive limit of the call (a buy the highest: 6 here).
+        let market = |id: &str, side, q| Order {
             limit: None,
-            ..Order::limit("x", Side::Buy, 1, units(1))
+            ..Order::limit(id, side, q, units(1))
         };
-        assert_eq!(clear(&[missing]).unwrap_err().code(), "missing_field");
+        let o = clear(&[market("x", Side::Buy, 1), market("y", Side::Sell, 1)]).unwrap();
+        assert_eq!((o.volume, o.clearing_price), (0, None));
+        let o = clear(&[
+            Order::limit("s", Side::Sell, 2, units(4)),
+            Order::limit("b", Side::Buy, 1, units(6)),
+            market("m", Side::Buy, 1),
+        ])
+        .unwrap();
+        assert_eq!((o.volume, o.clearing_price), (2, Some(units(5))));
     }
 
     #[test]
@@ -351,13 +385,14 @@ mod tests {
             .map(|o| (o.agent_id.as_str(), o.quantity))
             .collect();
         assert_eq!(left, [("s1", 1), ("s2", 2)]);
-        let bad = vec![Order {
+        // Market orders alone do not trade: all of them come back.
+        let alone = vec![Order {
             limit: None,
             ..Order::limit("x", Side::Buy, 1, units(1))
         }];
-        let (o, carry) = clear_carrying(bad.clone());
-        assert!(o.is_err());
-        assert_eq!(carry, bad);
+        let (o, carry) = clear_carrying(alone.clone());
+        assert_eq!(o.unwrap().volume, 0);
+        assert_eq!(carry, alone);
     }
 
     /// A 101-point grid over [0, 10] (step 0.1) cannot find this price; the exact
@@ -440,6 +475,31 @@ mod tests {
             let carried: Vec<(String, u64)> = carry.iter().map(|x| (x.agent_id.clone(), x.quantity)).collect();
             prop_assert_eq!(carried, left);
             prop_assert_eq!(o.efficiency, if o.volume > 0 { Some(1.0) } else { None });
+        }
+
+        /// Market orders clear as limit orders at the call's most aggressive limits.
+        #[test]
+        fn market_orders_clear_at_the_most_aggressive_limits(orders in orders(), market in prop::collection::vec(any::<bool>(), 14)) {
+            let mixed: Vec<Order> = orders.iter().zip(&market).map(|(o, &m)| Order {
+                limit: if m { None } else { o.limit },
+                ..o.clone()
+            }).collect();
+            let o = clear(&mixed).unwrap();
+            let bounds = market_limits(&mixed);
+            let as_limits: Vec<Order> = mixed.iter().filter_map(|x| {
+                limit_of(x, bounds).map(|l| Order { limit: Some(l), ..x.clone() })
+            }).collect();
+            prop_assert_eq!((o.volume, o.clearing_price), reference::call(&as_limits));
+            for f in &o.fills {
+                let order = mixed.iter().find(|x| x.agent_id == f.agent_id).unwrap();
+                prop_assert!(f.quantity <= order.quantity);
+                if let Some(l) = order.limit {
+                    match f.side {
+                        Side::Buy => prop_assert!(f.price <= l),
+                        Side::Sell => prop_assert!(f.price >= l),
+                    }
+                }
+            }
         }
 
         /// Monotonicity: adding a buy order never lowers the volume.
