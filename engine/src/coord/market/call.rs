@@ -221,7 +221,8 @@ pub fn clearing(orders: &[Order]) -> Result<Clearing, CoordError> {
 }
 
 /// Clears a call market over `orders` (submission order; an order without a limit is a market
-/// order, taking the most aggressive limit of the call: see [`market_limits`]).
+/// order, taking the most aggressive limit of the call: the highest named for a buy, the
+/// lowest for a sell).
 ///
 /// Fills carry [`AgentId`]s, copied inline from the orders
 /// (no allocation for ids of up to 22 bytes).
