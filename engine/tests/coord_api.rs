@@ -83,6 +83,10 @@ fn market_example() {
     );
     assert_eq!(o["surplus"].to_string(), "18");
     assert_eq!(o["efficiency"].to_string(), "1.0");
+    assert_eq!(
+        run(json!({"protocol":"market","market":{"orders":[]}}))["outcome"]["efficiency"],
+        Value::Null
+    );
     let none = run(json!({"protocol":"market","market":{"orders":[
         {"agent_id":"s1","side":"sell","quantity":1,"limit":9},{"agent_id":"b1","side":"buy","quantity":1,"limit":8}]}}));
     assert_eq!(
@@ -215,9 +219,9 @@ fn every_bad_input_is_a_typed_error_naming_its_field() {
             Some("auction.start"),
         ),
         (
-            json!({"protocol":"auction","auction":{"type":"first_price","increment":1,"bids":[]}}),
+            json!({"protocol":"auction","auction":{"type":"combinatorial","items":{"cpu":1},"reserve":2,"bids":[]}}),
             "field_not_allowed",
-            Some("auction.increment"),
+            Some("auction.reserve"),
         ),
         (
             json!({"protocol":"auction","auction":{"type":"dutch","start":5,"decrement":1,"reserve":6,"bids":[]}}),
@@ -230,8 +234,8 @@ fn every_bad_input_is_a_typed_error_naming_its_field() {
             Some("market.orders[0].quantity"),
         ),
         (
-            json!({"protocol":"market","market":{"orders":[{"agent_id":"a","side":"buy","quantity":1}]}}),
-            "missing_field",
+            json!({"protocol":"market","market":{"orders":[{"agent_id":"a","side":"buy","quantity":1,"limit":0}]}}),
+            "invalid_amount",
             Some("market.orders[0].limit"),
         ),
         (
@@ -240,19 +244,14 @@ fn every_bad_input_is_a_typed_error_naming_its_field() {
             Some("consensus.threshold"),
         ),
         (
-            json!({"protocol":"consensus","consensus":{"rule":"majority","votes":[{"agent_id":"a","choice":"x","weight":3}]}}),
+            json!({"protocol":"consensus","consensus":{"rule":"majority","threshold":0.6,"votes":[]}}),
             "field_not_allowed",
-            Some("consensus.votes[0].weight"),
+            Some("consensus.threshold"),
         ),
         (
             json!({"protocol":"consensus","consensus":{"rule":"weighted","max_weight_share":0.5,"votes":[{"agent_id":"a","choice":"x","weight":3},{"agent_id":"b","choice":"x","weight":1}]}}),
             "weight_cap_exceeded",
             Some("consensus.votes[0].weight"),
-        ),
-        (
-            json!({"protocol":"allocation","allocation":{"strategy":"proportional","available":1,"requests":[{"agent_id":"a","quantity":1,"priority":2}]}}),
-            "field_not_allowed",
-            Some("allocation.requests[0].priority"),
         ),
         (
             json!({"protocol":"auction","auction":{"type":"first_price","bids":[],"extra":1}}),

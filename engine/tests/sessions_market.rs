@@ -125,18 +125,19 @@ fn call_market_clears_on_its_timer() {
         CoordinationOutcome::Market(view.outcome.clone().unwrap()),
         one_shot
     );
-    assert_eq!((view.volume, view.pending), (6, 0));
-    // A clear request runs a call now on what arrived since.
+    // s1's 4 unfilled units and b2's order (below the price) rest for the next call.
+    assert_eq!((view.volume, view.pending), (6, 2));
+    // A clear request runs a call now on what rests and what arrived since.
     wait(h.order(&id, order("s2", Side::Sell, 1, 3), None)).unwrap();
     wait(h.order(&id, order("b3", Side::Buy, 1, 3), None)).unwrap();
     let cleared = wait(h.clear_market(&id)).unwrap();
     assert_eq!(cleared.outcome.as_ref().map(|o| o.volume), Some(1));
     assert_eq!(cleared.volume, 7);
-    // An order without a limit cannot take part in a call.
+    // An order without a limit is a market order: it rests for the next call like any other.
     let mut market_order = order("m", Side::Buy, 1, 1);
     market_order.limit = None;
-    let e = wait(h.order(&id, market_order, None)).unwrap_err();
-    assert_eq!((e.code(), e.status()), ("missing_field", 400));
+    let r = wait(h.order(&id, market_order, None)).unwrap();
+    assert!(r.resting && r.fills.is_empty());
 }
 
 #[test]

@@ -138,7 +138,7 @@ fn vote_and_auction_answers_have_stable_json() {
     vars.subscribe("leader", "observer").expect("subscribe");
 
     let vote: CoordinateRequest = body(
-        json!({"protocol": "vote", "rule": "supermajority", "threshold": 0.6,
+        json!({"protocol": "vote", "rule": "weighted", "threshold": 0.55,
         "votes": [{"agent_id": "a", "value": "a", "weight": 3}, {"agent_id": "b", "value": "b", "weight": 2}]}),
     );
     let r = vars.coordinate("leader", vote, 10, &mut out).expect("vote");
@@ -191,10 +191,11 @@ fn decisions_do_not_depend_on_list_order_when_times_are_given() {
         let req: CoordinateRequest =
             body(json!({"protocol": "vote", "rule": "weighted", "votes": list}));
         vars.coordinate("x", req, 1, &mut Vec::new())
-            .map(|r| r.value)
-            .expect("decided")
+            .map(|r| r.tally[0].value.clone())
+            .expect("counted")
     };
-    // 1 and 2 tie on weight 2; 1's earliest vote (e, at 1) precedes 2's (a, at 5).
+    // 1 and 2 tie on weight 2 (of 5: no decision); 1's earliest vote (e, at 1) precedes
+    // 2's (a, at 5), so 1 leads the tally.
     assert_eq!(decide(&[0, 1, 2, 3, 4]), json!(1));
     assert_eq!(decide(&[4, 3, 2, 1, 0]), json!(1));
     assert_eq!(decide(&[2, 0, 4, 1, 3]), json!(1));

@@ -98,7 +98,7 @@ fn coordinate_variable_by_vote() {
     let h = engine.handle();
     wait(h.create_variable(create("leader", json!("none")))).unwrap();
     let req: CoordinateRequest = serde_json::from_value(json!({
-        "protocol": "vote", "rule": "majority",
+        "protocol": "vote", "rule": "weighted",
         "votes": [{"agent_id": "a", "value": "n1", "weight": 2},
                   {"agent_id": "b", "value": "n2"}]}))
     .unwrap();

@@ -277,6 +277,8 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let req = CoordinateRequest::Vote {
                     rule: RuleName::Weighted,
                     threshold: None,
+                    quorum: None,
+                    max_weight_share: None,
                     votes,
                     version,
                 };
@@ -293,12 +295,20 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                     let m = model
                         .get_mut(name)
                         .ok_or_else(|| TestCaseError::fail("model lost"))?;
+                    // Weighted, every weight 1: the leader needs more than half the votes.
                     let winner = plurality(&values);
-                    prop_assert!(r.decided);
-                    prop_assert_eq!(&r.value, &json!(winner));
-                    let expected = m.write(json!(winner), "consensus", now);
-                    prop_assert_eq!(r.version, m.version());
-                    prop_assert_eq!(delivered(&out), expected);
+                    let support = values.iter().filter(|&&v| v == winner).count();
+                    if 2 * support > values.len() {
+                        prop_assert!(r.decided);
+                        prop_assert_eq!(&r.value, &json!(winner));
+                        let expected = m.write(json!(winner), "consensus", now);
+                        prop_assert_eq!(r.version, m.version());
+                        prop_assert_eq!(delivered(&out), expected);
+                    } else {
+                        prop_assert!(!r.decided);
+                        prop_assert_eq!(r.version, m.version());
+                        prop_assert_eq!(delivered(&out), Vec::<(String, u64)>::new());
+                    }
                 }
             }
             Op::Subscribe { name, agent } => {

@@ -5,8 +5,8 @@ use crate::coord::auction::{combinatorial, dutch, english, multiunit, sealed};
 use crate::coord::consensus;
 use crate::coord::error::CoordError;
 use crate::coord::market::call;
-use crate::coord::outcome::CoordinationOutcome;
-use crate::coord::request::CoordinationRequest;
+use crate::coord::outcome::{CoordinationOutcome, MarketOutcome};
+use crate::coord::request::{CoordinationRequest, MarketSpec, Order};
 use crate::coord::validate::{self, Limits, ValidAuction};
 
 /// Validates `req` against `limits` and clears it. Pure: same input, same outcome.
@@ -37,6 +37,19 @@ pub fn clear(
             CoordinationOutcome::Allocation(allocation::allocate(spec)?)
         }
     })
+}
+
+/// Validates a call market against `limits` and clears it, handing back the unfilled
+/// remainders in submission order (all of the orders on an error): the call of a live call
+/// market, whose residual rests for its next call.
+pub fn clear_call_market(
+    spec: MarketSpec,
+    limits: &Limits,
+) -> (Result<MarketOutcome, CoordError>, Vec<Order>) {
+    if let Err(e) = validate::market(&spec, limits) {
+        return (Err(e), spec.orders);
+    }
+    call::clear_carrying(spec.orders)
 }
 
 /// Parses a JSON body and clears it: the whole of `POST /api/coordinate` minus HTTP.

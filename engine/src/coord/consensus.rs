@@ -13,57 +13,121 @@ use crate::coord::error::CoordError;
 use crate::coord::outcome::ConsensusOutcome;
 use crate::coord::request::{ConsensusSpec, Rule};
 
+/// A voting rule with its parameters: the one vocabulary shared by one-shot votes, live
+/// consensus rounds and the coordination of shared variables, each rule meaning the same
+/// everywhere. Parameters as checked by [`validate::rule_params`](super::validate::rule_params).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RuleParams {
+    /// The rule.
+    pub rule: Rule,
+    /// Supermajority: the share of the votes needed; weighted: the share of the weight to
+    /// exceed (one half when absent).
+    pub threshold: Option<f64>,
+    /// Fewest votes for a decision to count.
+    pub quorum: Option<u64>,
+    /// Weighted: the largest share of the total weight one agent may hold.
+    pub max_weight_share: Option<f64>,
+}
+
+impl RuleParams {
+    /// The parameters of a one-shot vote.
+    pub fn of(spec: &ConsensusSpec) -> RuleParams {
+        RuleParams {
+            rule: spec.rule,
+            threshold: spec.threshold,
+            quorum: spec.quorum,
+            max_weight_share: spec.max_weight_share,
+        }
+    }
+
+    /// The weight a vote counts: its `weight` (1 when absent) under `weighted`, 1 under
+    /// the other rules (one vote per agent).
+    pub fn counted(&self, weight: Option<u64>) -> u64 {
+        if self.rule == Rule::Weighted {
+            weight.unwrap_or(1)
+        } else {
+            1
+        }
+    }
+
+    /// Whether one vote's counted weight `w` of the `total` breaks the weighted rule's cap.
+    pub fn over_cap(&self, w: u64, total: u64) -> bool {
+        self.rule == Rule::Weighted
+            && self
+                .max_weight_share
+                .is_some_and(|cap| w as f64 > cap * total as f64)
+    }
+
+    /// Whether the leading choice, with `lead` of the `total` counted weight over `votes`
+    /// votes, is decided: the quorum is met and the rule holds.
+    pub fn decides(&self, lead: u64, total: u64, votes: usize) -> bool {
+        self.quorum_met(votes) && self.holds(lead, total)
+    }
+
+    /// Whether `votes` votes meet the quorum (always, without one).
+    pub fn quorum_met(&self, votes: usize) -> bool {
+        votes as u64 >= self.quorum.unwrap_or(0)
+    }
+
+    /// Whether `lead` of `total` meets the rule (`majority`: more than half; `supermajority`:
+    /// at least `threshold`; `unanimous`: all; `weighted`: more than `threshold`, one half
+    /// when absent). Nothing holds without votes.
+    pub fn holds(&self, lead: u64, total: u64) -> bool {
+        let (l, t) = (u128::from(lead), u128::from(total));
+        let share = if total == 0 {
+            0.0
+        } else {
+            lead as f64 / total as f64
+        };
+        total > 0
+            && match self.rule {
+                Rule::Majority => 2 * l > t,
+                Rule::Supermajority => share >= self.threshold.unwrap_or(1.0),
+                Rule::Unanimous => l == t,
+                Rule::Weighted => match self.threshold {
+                    None => 2 * l > t,
+                    Some(0.5) => 2 * l > t,
+                    Some(th) => share > th,
+                },
+            }
+    }
+}
+
 /// Decides a validated vote.
 pub fn decide(spec: &ConsensusSpec) -> Result<ConsensusOutcome, CoordError> {
-    let weighted = spec.rule == Rule::Weighted;
-    let weight_of = |w: Option<u64>| if weighted { w.unwrap_or(1) } else { 1 };
+    let params = RuleParams::of(spec);
     // choice -> (weight, first vote index)
     let mut tally: BTreeMap<&str, (u64, usize)> = BTreeMap::new();
     let mut total: u64 = 0;
     for (i, v) in spec.votes.iter().enumerate() {
-        let w = weight_of(v.weight);
+        let w = params.counted(v.weight);
         total = total
             .checked_add(w)
             .ok_or(CoordError::overflow("total vote weight"))?;
         let entry = tally.entry(v.choice.as_str()).or_insert((0, i));
         entry.0 += w; // bounded by total, which did not overflow
     }
-    if weighted && let Some(cap) = spec.max_weight_share {
-        for (i, v) in spec.votes.iter().enumerate() {
-            let w = weight_of(v.weight);
-            if w as f64 > cap * total as f64 {
-                return Err(CoordError::WeightCapExceeded {
-                    field: format!("consensus.votes[{i}].weight"),
-                    agent_id: v.agent_id.clone(),
-                    cap,
-                });
-            }
+    for (i, v) in spec.votes.iter().enumerate() {
+        if params.over_cap(params.counted(v.weight), total) {
+            return Err(CoordError::WeightCapExceeded {
+                field: format!("consensus.votes[{i}].weight"),
+                agent_id: v.agent_id.clone(),
+                cap: spec.max_weight_share.unwrap_or(1.0),
+            });
         }
     }
     let leading = tally
         .iter()
         .max_by(|a, b| a.1.0.cmp(&b.1.0).then(b.1.1.cmp(&a.1.1)))
         .map(|(choice, &(w, _))| (*choice, w));
-    let quorum_met = spec.votes.len() as u64 >= spec.quorum.unwrap_or(0);
+    let quorum_met = params.quorum_met(spec.votes.len());
     let (lead, lead_weight) = leading.unwrap_or(("", 0));
-    let (l, t) = (u128::from(lead_weight), u128::from(total));
     let share = if total == 0 {
         0.0
     } else {
         lead_weight as f64 / total as f64
     };
-    let holds = total > 0
-        && match spec.rule {
-            Rule::Majority => 2 * l > t,
-            Rule::Supermajority => share >= spec.threshold.unwrap_or(1.0),
-            Rule::Unanimous => l == t,
-            Rule::Weighted => match spec.threshold {
-                None => 2 * l > t,
-                Some(0.5) => 2 * l > t,
-                Some(th) => share > th,
-            },
-        };
-    let reached = quorum_met && holds;
+    let reached = params.decides(lead_weight, total, spec.votes.len());
     Ok(ConsensusOutcome {
         rule: spec.rule,
         decision: reached.then(|| lead.to_string()),

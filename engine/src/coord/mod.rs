@@ -44,7 +44,7 @@ pub mod request;
 pub mod validate;
 
 pub use batch::{ClearingPool, clear_serial};
-pub use clear::{clear, clear_json};
+pub use clear::{clear, clear_call_market, clear_json};
 pub use error::CoordError;
 pub use market::book::OrderBook;
 pub use money::{Money, MoneyError};

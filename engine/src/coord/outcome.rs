@@ -35,6 +35,16 @@ impl CoordinationOutcome {
             CoordinationOutcome::Allocation(_) => Protocol::Allocation,
         }
     }
+
+    /// The efficiency the outcome reports (auctions and markets; `None` for votes and
+    /// allocations, and where no trade was feasible).
+    pub fn efficiency(&self) -> Option<f64> {
+        match self {
+            CoordinationOutcome::Auction(a) => a.efficiency(),
+            CoordinationOutcome::Market(m) => m.efficiency,
+            CoordinationOutcome::Consensus(_) | CoordinationOutcome::Allocation(_) => None,
+        }
+    }
 }
 
 /// An auction outcome, tagged by the auction `type`.
@@ -55,6 +65,18 @@ pub enum AuctionOutcome {
     Combinatorial(CombinatorialOutcome),
 }
 
+impl AuctionOutcome {
+    /// The outcome's efficiency, whatever the auction type.
+    pub fn efficiency(&self) -> Option<f64> {
+        match self {
+            AuctionOutcome::FirstPrice(o) | AuctionOutcome::SecondPrice(o) => o.efficiency,
+            AuctionOutcome::English(o) | AuctionOutcome::Dutch(o) => o.efficiency,
+            AuctionOutcome::MultiUnit(o) => o.efficiency,
+            AuctionOutcome::Combinatorial(o) => o.efficiency,
+        }
+    }
+}
+
 /// The result of a sealed-bid single-item auction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SingleItemOutcome {
@@ -68,8 +90,8 @@ pub struct SingleItemOutcome {
     pub bids: usize,
     /// Bids at or above the reserve.
     pub eligible: usize,
-    /// Realised value over the best possible value (1.0 when there is no value to realise).
-    pub efficiency: f64,
+    /// Realised surplus over the best feasible surplus; `null` when no trade is feasible.
+    pub efficiency: Option<f64>,
 }
 
 /// The result of an english or dutch clock auction.
@@ -83,8 +105,8 @@ pub struct ClockOutcome {
     pub price: Option<Money>,
     /// Clock steps taken.
     pub rounds: u64,
-    /// Realised value over the best possible value.
-    pub efficiency: f64,
+    /// Realised surplus over the best feasible surplus; `null` when no trade is feasible.
+    pub efficiency: Option<f64>,
 }
 
 /// One winner of a multi-unit auction.
@@ -115,8 +137,8 @@ pub struct MultiUnitOutcome {
     pub winners: Vec<UnitWinner>,
     /// Sum of payments.
     pub revenue: Money,
-    /// Realised value over the best possible value.
-    pub efficiency: f64,
+    /// Realised surplus over the best feasible surplus; `null` when no trade is feasible.
+    pub efficiency: Option<f64>,
 }
 
 /// One winning bundle of a combinatorial auction.
@@ -143,8 +165,8 @@ pub struct CombinatorialOutcome {
     pub payment: Payment,
     /// Search nodes explored (all searches, including VCG's).
     pub nodes: u64,
-    /// Realised value over the best possible value.
-    pub efficiency: f64,
+    /// Realised surplus over the best feasible surplus; `null` when no trade is feasible.
+    pub efficiency: Option<f64>,
 }
 
 /// One fill of a market.
@@ -172,8 +194,8 @@ pub struct MarketOutcome {
     /// Gains from trade at the clearing price: buyers' limit minus price plus price minus
     /// sellers' limit, over the units filled.
     pub surplus: Money,
-    /// Realised surplus over the largest possible surplus (1.0 when none is possible).
-    pub efficiency: f64,
+    /// Realised surplus over the largest possible surplus; `null` when no trade is feasible.
+    pub efficiency: Option<f64>,
 }
 
 /// The result of a vote.
@@ -417,13 +439,36 @@ impl<'de> Deserialize<'de> for AgentId {
     }
 }
 
-/// `realised / best` as a ratio in [0, 1]; 1.0 when `best` is not positive.
-pub(crate) fn ratio(realised: i128, best: i128) -> f64 {
+/// Efficiency, the one definition every protocol reports: the surplus realised over the best
+/// surplus a feasible trade could give, in [0, 1]. `best` is `None` when no trade is feasible
+/// (no bids, every value below the reserve, no crossing orders): efficiency is then `null`.
+/// A feasible best surplus of 0 (trades at exactly the seller's value) makes any outcome
+/// the best one: 1.0.
+pub(crate) fn efficiency(realised: i128, best: Option<i128>) -> Option<f64> {
+    let best = best?;
     if best <= 0 {
-        1.0
-    } else {
-        (realised as f64 / best as f64).clamp(0.0, 1.0)
+        return Some(1.0);
     }
+    Some((realised as f64 / best as f64).clamp(0.0, 1.0))
+}
+
+/// [`efficiency`] where a positive `best` is the sign of a feasible trade (bids and values
+/// without a reserve: every trade there has a positive amount).
+pub(crate) fn ratio(realised: i128, best: i128) -> Option<f64> {
+    efficiency(realised, (best > 0).then_some(best))
+}
+
+/// The efficiency of a single-item sale: the seller values the item at the `reserve`, so a
+/// bidder of value `v` brings `v - reserve`; trades are feasible with the bidders valuing it
+/// at or above the reserve. `winner` is the winning bid's value.
+pub(crate) fn single_item_efficiency(
+    values: impl Iterator<Item = Money>,
+    winner: Option<Money>,
+    reserve: Money,
+) -> Option<f64> {
+    let gain = |v: Money| i128::from(v.micros()) - i128::from(reserve.micros());
+    let best = values.filter(|&v| v >= reserve).map(gain).max();
+    efficiency(winner.map_or(0, gain), best)
 }
 
 #[cfg(test)]

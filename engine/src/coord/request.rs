@@ -172,7 +172,8 @@ pub enum Payment {
 }
 
 /// An auction: the `auction` object. Which fields apply depends on `type`; a field the type
-/// does not use is refused (`field_not_allowed`).
+/// does not use is ignored, except a `reserve` on a combinatorial auction, which is refused
+/// (`field_not_allowed`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuctionSpec {
@@ -266,8 +267,9 @@ pub enum Side {
     Sell,
 }
 
-/// An order. A call market needs `limit`; a continuous book treats an order without one as a
-/// market order.
+/// An order. Without `limit` it is a market order: a continuous book fills it against the
+/// resting orders at their prices; a call treats it as a limit order at the most aggressive
+/// limit named in the call (the highest for a buy, the lowest for a sell).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Order {
@@ -277,7 +279,8 @@ pub struct Order {
     pub side: Side,
     /// Units (positive).
     pub quantity: u64,
-    /// Highest price a buyer pays, lowest a seller accepts (positive).
+    /// Highest price a buyer pays, lowest a seller accepts (positive); absent for a market
+    /// order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<Money>,
 }
@@ -336,7 +339,7 @@ pub struct Vote {
     pub agent_id: String,
     /// The option voted for (1-128 characters).
     pub choice: String,
-    /// Voting weight (weighted rule only; 1 when absent).
+    /// Voting weight (counted by the weighted rule, ignored by the others; 1 when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight: Option<u64>,
 }
@@ -369,9 +372,10 @@ pub struct AllocationSpec {
 pub struct AllocationRequest {
     /// The requester.
     pub agent_id: String,
-    /// Units asked for.
+    /// Units asked for (0 is a valid request that gets 0).
     pub quantity: u64,
-    /// Higher is served first (priority strategy only; 0 when absent).
+    /// Higher is served first (used by the priority strategy, ignored by proportional; 0
+    /// when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<i64>,
 }

@@ -12,7 +12,7 @@ use crate::coord::auction::sealed::{SealedAuction, SealedPricing};
 use crate::coord::error::CoordError;
 use crate::coord::money::Money;
 use crate::coord::request::{
-    AllocationSpec, AuctionSpec, AuctionType, ConsensusSpec, MarketSpec, Rule, Strategy,
+    AllocationSpec, AuctionSpec, AuctionType, Bid, ConsensusSpec, MarketSpec, Order, Rule,
 };
 
 /// Size limits for one-shot coordination; the integrator fills them from the profile's
@@ -105,6 +105,42 @@ fn check_non_negative(field: impl fmt::Display, amount: Money) -> Result<(), Coo
             hint: "must not be negative",
         })
     }
+}
+
+/// A field path formatted only when displayed (that is, when an error names it).
+struct Lazy<'a>(&'a dyn Fn(&'static str) -> String, &'static str);
+
+impl fmt::Display for Lazy<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&(self.0)(self.1))
+    }
+}
+
+/// The checks of one bid that do not depend on the other bids or on the auction's items:
+/// its agent id, a positive amount, a non-negative `true_value`, and a positive `quantity`
+/// in a multi-unit auction (`quantity` is ignored by the other types). `field` names a
+/// field of this bid for an error (called only when there is one). Shared by the one-shot
+/// validation and by live auctions checking a bid on arrival.
+pub(crate) fn check_bid(
+    bid: &Bid,
+    kind: AuctionType,
+    field: &dyn Fn(&'static str) -> String,
+) -> Result<(), CoordError> {
+    check_id(Lazy(field, "agent_id"), &bid.agent_id)?;
+    check_positive(
+        Lazy(field, "amount"),
+        bid.amount,
+        "a bid must be a positive amount",
+    )?;
+    if let Some(v) = bid.true_value {
+        check_non_negative(Lazy(field, "true_value"), v)?;
+    }
+    if kind == AuctionType::MultiUnit && bid.quantity == Some(0) {
+        return Err(CoordError::InvalidQuantity {
+            field: field("quantity"),
+        });
+    }
+    Ok(())
 }
 
 fn deny<T>(
@@ -211,45 +247,17 @@ pub enum ValidAuction<'a> {
     Combinatorial(CombinatorialAuction<'a>),
 }
 
-const NOT_CLOCK: &str = "only english and dutch auctions use a clock";
-const NOT_MULTI: &str = "only multi_unit auctions sell several units";
-const NOT_COMBI: &str = "only combinatorial auctions have items, bundles and a payment rule";
-
 /// Validates an auction against `limits`.
+///
+/// Every field of the `auction` object is accepted with every type and ignored where the
+/// type does not use it (`start` in a first-price auction, `units` outside `multi_unit`,
+/// a bid's `bundle` outside `combinatorial`, ...), with one exception: a `reserve` on a
+/// combinatorial auction is refused, since ignoring it would sell below the caller's floor.
 pub fn auction<'a>(a: &'a AuctionSpec, limits: &Limits) -> Result<ValidAuction<'a>, CoordError> {
     check_count("auction.bids", a.bids.len(), limits.bids_per_auction_max)?;
     let kind = a.kind;
     let combinatorial = kind == AuctionType::Combinatorial;
-    if kind != AuctionType::English && kind != AuctionType::Dutch {
-        deny(&a.start, "auction.start", NOT_CLOCK)?;
-    }
-    if kind != AuctionType::English {
-        deny(
-            &a.increment,
-            "auction.increment",
-            "only english auctions rise by an increment",
-        )?;
-        deny(
-            &a.max_rounds,
-            "auction.max_rounds",
-            "only english auctions have max_rounds",
-        )?;
-    }
-    if kind != AuctionType::Dutch {
-        deny(
-            &a.decrement,
-            "auction.decrement",
-            "only dutch auctions fall by a decrement",
-        )?;
-    }
-    if kind != AuctionType::MultiUnit {
-        deny(&a.units, "auction.units", NOT_MULTI)?;
-        deny(&a.pricing, "auction.pricing", NOT_MULTI)?;
-    }
-    if !combinatorial {
-        deny(&a.items, "auction.items", NOT_COMBI)?;
-        deny(&a.payment, "auction.payment", NOT_COMBI)?;
-    } else {
+    if combinatorial {
         deny(
             &a.reserve,
             "auction.reserve",
@@ -259,24 +267,7 @@ pub fn auction<'a>(a: &'a AuctionSpec, limits: &Limits) -> Result<ValidAuction<'
     let reserve = a.reserve.unwrap_or(Money::ZERO);
     check_non_negative("auction.reserve", reserve)?;
     for (i, bid) in a.bids.iter().enumerate() {
-        check_id(At("auction.bids", i, "agent_id"), &bid.agent_id)?;
-        check_positive(
-            At("auction.bids", i, "amount"),
-            bid.amount,
-            "a bid must be a positive amount",
-        )?;
-        if let Some(v) = bid.true_value {
-            check_non_negative(At("auction.bids", i, "true_value"), v)?;
-        }
-        if kind == AuctionType::MultiUnit {
-            if bid.quantity == Some(0) {
-                return Err(CoordError::InvalidQuantity {
-                    field: format!("auction.bids[{i}].quantity"),
-                });
-            }
-        } else {
-            deny(&bid.quantity, At("auction.bids", i, "quantity"), NOT_MULTI)?;
-        }
+        check_bid(bid, kind, &|name| At("auction.bids", i, name).to_string())?;
         if combinatorial {
             let field = At("auction.bids", i, "bundle");
             let bundle = bid
@@ -306,8 +297,6 @@ pub fn auction<'a>(a: &'a AuctionSpec, limits: &Limits) -> Result<ValidAuction<'
                     });
                 }
             }
-        } else {
-            deny(&bid.bundle, At("auction.bids", i, "bundle"), NOT_COMBI)?;
         }
     }
     if !combinatorial {
@@ -428,80 +417,94 @@ pub fn market(m: &MarketSpec, limits: &Limits) -> Result<(), CoordError> {
         limits.orders_per_market_max,
     )?;
     for (i, o) in m.orders.iter().enumerate() {
-        check_id(At("market.orders", i, "agent_id"), &o.agent_id)?;
-        if o.quantity == 0 {
-            return Err(CoordError::InvalidQuantity {
-                field: format!("market.orders[{i}].quantity"),
-            });
-        }
-        let limit = need(
-            o.limit,
-            At("market.orders", i, "limit"),
-            "a call market needs a limit price on every order",
-        )?;
-        check_positive(
-            At("market.orders", i, "limit"),
-            limit,
-            "a limit must be positive",
-        )?;
+        check_call_order(o, &|name| At("market.orders", i, name).to_string())?;
     }
     Ok(())
 }
 
-/// Validates a vote against `limits`.
-pub fn consensus(c: &ConsensusSpec, limits: &Limits) -> Result<(), CoordError> {
-    check_count("consensus.votes", c.votes.len(), limits.votes_max)?;
-    let weighted = c.rule == Rule::Weighted;
-    fn bad(field: impl fmt::Display, hint: &str) -> CoordError {
-        CoordError::InvalidParameter {
-            field: field.to_string(),
-            hint: hint.to_string(),
-        }
+/// The checks of one call-market order: its agent id, a positive quantity and, when it has
+/// one, a positive limit (an order without one is a market order). `field` as in
+/// [`check_bid`]. Shared by the one-shot validation and by live call markets.
+pub(crate) fn check_call_order(
+    o: &Order,
+    field: &dyn Fn(&'static str) -> String,
+) -> Result<(), CoordError> {
+    check_id(Lazy(field, "agent_id"), &o.agent_id)?;
+    if o.quantity == 0 {
+        return Err(CoordError::InvalidQuantity {
+            field: field("quantity"),
+        });
     }
-    match (c.rule, c.threshold) {
+    match o.limit {
+        Some(limit) => check_positive(Lazy(field, "limit"), limit, "a limit must be positive"),
+        None => Ok(()),
+    }
+}
+
+/// Checks a voting rule's parameters (`prefix` names the object holding them in errors):
+/// a supermajority needs a `threshold` in (0.5, 1]; `weighted` takes one in [0.5, 1)
+/// (more than it wins); `majority` and `unanimous` refuse one, since ignoring it would
+/// decide by another share than the caller asked for. `max_weight_share`, in (0, 1], is
+/// accepted with every rule and used by `weighted` only. Shared by one-shot votes, live
+/// rounds and the coordination of shared variables.
+pub fn rule_params(
+    prefix: &str,
+    rule: Rule,
+    threshold: Option<f64>,
+    max_weight_share: Option<f64>,
+) -> Result<(), CoordError> {
+    let bad = |name: &str, hint: &str| CoordError::InvalidParameter {
+        field: format!("{prefix}{name}"),
+        hint: hint.to_string(),
+    };
+    match (rule, threshold) {
         (Rule::Supermajority, None) => {
             return Err(CoordError::MissingField {
-                field: "consensus.threshold".into(),
+                field: format!("{prefix}threshold"),
                 hint: "a supermajority needs a threshold such as 0.67",
             });
         }
         (Rule::Supermajority, Some(t)) if !(t > 0.5 && t <= 1.0) => {
             return Err(bad(
-                "consensus.threshold",
+                "threshold",
                 "a supermajority threshold is above 0.5 and at most 1",
             ));
         }
         (Rule::Weighted, Some(t)) if !(0.5..1.0).contains(&t) => {
             return Err(bad(
-                "consensus.threshold",
+                "threshold",
                 "a weighted threshold is in [0.5, 1): the winner needs more than it",
             ));
         }
         (Rule::Majority | Rule::Unanimous, Some(_)) => {
             deny(
-                &c.threshold,
-                "consensus.threshold",
+                &threshold,
+                format_args!("{prefix}threshold"),
                 "only supermajority and weighted rules take a threshold",
             )?;
         }
         _ => {}
     }
-    if weighted {
-        if let Some(cap) = c.max_weight_share
-            && !(cap > 0.0 && cap <= 1.0)
-        {
-            return Err(bad(
-                "consensus.max_weight_share",
-                "a share of the total weight in (0, 1]",
-            ));
-        }
-    } else {
-        deny(
-            &c.max_weight_share,
-            "consensus.max_weight_share",
-            "only the weighted rule caps weights",
-        )?;
+    if let Some(cap) = max_weight_share
+        && !(cap > 0.0 && cap <= 1.0)
+    {
+        return Err(bad(
+            "max_weight_share",
+            "a share of the total weight in (0, 1]",
+        ));
     }
+    Ok(())
+}
+
+/// Validates a vote against `limits`. A vote's `weight` is accepted under every rule and
+/// counted by `weighted` only (the other rules count one per vote).
+pub fn consensus(c: &ConsensusSpec, limits: &Limits) -> Result<(), CoordError> {
+    check_count("consensus.votes", c.votes.len(), limits.votes_max)?;
+    rule_params("consensus.", c.rule, c.threshold, c.max_weight_share)?;
+    let bad = |field: At<'_>, hint: &str| CoordError::InvalidParameter {
+        field: field.to_string(),
+        hint: hint.to_string(),
+    };
     for (i, v) in c.votes.iter().enumerate() {
         check_id(At("consensus.votes", i, "agent_id"), &v.agent_id)?;
         if v.choice.is_empty() || v.choice.chars().count() > ID_LEN_MAX {
@@ -510,19 +513,11 @@ pub fn consensus(c: &ConsensusSpec, limits: &Limits) -> Result<(), CoordError> {
                 "a choice is 1-128 characters",
             ));
         }
-        if weighted {
-            if v.weight == Some(0) {
-                return Err(bad(
-                    At("consensus.votes", i, "weight"),
-                    "a weight is a positive integer",
-                ));
-            }
-        } else {
-            deny(
-                &v.weight,
+        if v.weight == Some(0) {
+            return Err(bad(
                 At("consensus.votes", i, "weight"),
-                "only the weighted rule uses weights",
-            )?;
+                "a weight is a positive integer",
+            ));
         }
     }
     check_unique(
@@ -531,7 +526,8 @@ pub fn consensus(c: &ConsensusSpec, limits: &Limits) -> Result<(), CoordError> {
     )
 }
 
-/// Validates an allocation against `limits`.
+/// Validates an allocation against `limits`. A request's `priority` is accepted with every
+/// strategy and used by `priority` only; a `quantity` of 0 is a request that gets 0.
 pub fn allocation(a: &AllocationSpec, limits: &Limits) -> Result<(), CoordError> {
     check_count(
         "allocation.requests",
@@ -540,18 +536,6 @@ pub fn allocation(a: &AllocationSpec, limits: &Limits) -> Result<(), CoordError>
     )?;
     for (i, r) in a.requests.iter().enumerate() {
         check_id(At("allocation.requests", i, "agent_id"), &r.agent_id)?;
-        if r.quantity == 0 {
-            return Err(CoordError::InvalidQuantity {
-                field: format!("allocation.requests[{i}].quantity"),
-            });
-        }
-        if a.strategy != Strategy::Priority {
-            deny(
-                &r.priority,
-                At("allocation.requests", i, "priority"),
-                "only the priority strategy uses priorities",
-            )?;
-        }
     }
     check_unique(
         "allocation.requests",

@@ -65,12 +65,15 @@ settings! {
 
     /// `[coordination]`: auctions, markets, consensus.
     [coordination] CoordinationConfig / CoordinationSpec {
-        /// Deadline of a coordination that names none (written in ms).
+        /// Deadline of a one-shot coordination (written in ms).
         default_timeout: Duration as u64 => Millis = ms(5_000), ms(50);
         /// Coordinations open at once (count).
         max_concurrent_coordinations: usize as u64 => Count = 1_000, 4;
-        /// Deadline of a whole multi-round protocol (written in ms).
+        /// Deadline of one protocol step, such as one round or one clearing (written in ms).
         protocol_timeout: Duration as u64 => Millis = ms(10_000), ms(100);
+        /// Longest deadline a live session (auction, market, consensus round) may ask for
+        /// (written in ms); a session that names none stays open until closed.
+        session_deadline_max_ms: Duration as u64 => Millis = ms(86_400_000), ms(10_000);
         /// Interval between sweeps of closed and expired auctions (written in ms).
         auction_cleanup_interval: Duration as u64 => Millis = ms(60_000), ms(10);
         /// Interval between market price updates (written in ms).

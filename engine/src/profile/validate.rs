@@ -207,6 +207,12 @@ pub(crate) fn violations(config: &Config) -> Vec<Violation> {
         ("coordination.protocol_timeout", co.protocol_timeout),
     );
     c.duration(
+        "coordination.session_deadline_max_ms",
+        co.session_deadline_max_ms,
+        ms(1),
+        ms(YEAR_MS),
+    );
+    c.duration(
         "coordination.auction_cleanup_interval",
         co.auction_cleanup_interval,
         ms(1),

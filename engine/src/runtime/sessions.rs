@@ -9,14 +9,14 @@
 //! inline and never waits for the pool.
 
 use crate::api::EngineError;
-use crate::coord::{Bid, CoordError, Order, Vote, clear};
+use crate::coord::{Bid, CoordError, Order, Vote};
 use crate::runtime::command::Answer;
 use crate::runtime::shared::LiveCounters;
 use crate::runtime::worker::Worker;
 use crate::session::{
     AuctionView, BidReceipt, ConsensusView, Done, Finished, Job, MarketView, OpenAuction,
     OpenConsensus, OpenMarket, OrderReceipt, SessionError, SessionList, SessionSettings,
-    SessionState, SessionView, Sessions, VoteReceipt, Waited,
+    SessionState, SessionView, Sessions, VoteReceipt, Waited, clear_job,
 };
 use crate::telemetry::{Cleared, CoordinationSwitches, Counter, Gauge};
 use crossbeam_channel::{Receiver, Sender};
@@ -465,7 +465,7 @@ impl Worker {
 
 fn answer_waited(r: Waited<Waiter>) {
     match r {
-        Waited::Now(view, w) => w.answer(view),
+        Waited::Now(view, w) => w.answer(*view),
         Waited::Later => {}
         Waited::Refused(e, w) => w.fail(e.into()),
     }
@@ -473,17 +473,20 @@ fn answer_waited(r: Waited<Waiter>) {
 
 fn run_job(j: Job, shared: &crate::runtime::shared::Shared) -> Done {
     let started = Instant::now();
-    let result = catch_unwind(AssertUnwindSafe(|| clear(&j.request, &shared.limits)))
+    let protocol = j.request.protocol();
+    let (result, carry) = catch_unwind(AssertUnwindSafe(|| clear_job(j.request, &shared.limits)))
         .unwrap_or_else(|_| {
-            Err(CoordError::Pool {
+            let e = CoordError::Pool {
                 message: "the clearing panicked; this is a bug, please report it".into(),
-            })
+            };
+            (Err(e), Vec::new())
         });
     Done {
         session: j.session,
         id: j.id,
-        protocol: j.request.protocol(),
+        protocol,
         result,
+        carry,
         entries: j.entries,
         opened_at: j.opened_at,
         took: started.elapsed(),

@@ -5,11 +5,11 @@
 //! with no other entries), so a live session refuses exactly what the one-shot call
 //! would refuse and never fails at close time on a bad entry.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::mem;
 
 use crate::coord::market::book::OrderBook;
-use crate::coord::validate::{self, Limits, check_id, check_positive};
+use crate::coord::validate::{self, Limits};
 use crate::coord::{
     AuctionOutcome, AuctionSpec, AuctionType, Bid, ConsensusOutcome, ConsensusSpec, CoordError,
     CoordinationOutcome, CoordinationRequest, MarketOutcome, MarketSpec, Money, Order, Vote,
@@ -17,7 +17,9 @@ use crate::coord::{
 use crate::session::error::SessionError;
 use crate::session::idempotency::{Keys, Seen};
 use crate::session::request::{BidReceipt, MarketKind, OrderReceipt, VoteReceipt};
-use crate::session::view::{AuctionView, ConsensusView, MarketView, SessionState, SessionView};
+use crate::session::view::{
+    AuctionView, CallRecord, ConsensusView, MarketView, SessionState, SessionView,
+};
 
 /// A live auction's entries.
 pub(crate) struct AuctionBody {
@@ -35,8 +37,19 @@ pub(crate) struct AuctionBody {
 /// A live market's entries.
 pub(crate) struct MarketBody {
     pub(crate) kind: MarketKind,
-    /// Call: orders waiting for the next call.
+    /// Call: orders resting for the next call, in submission order: the unfilled
+    /// remainders of earlier calls, then the orders received since.
     pub(crate) pending: Vec<Order>,
+    /// Call: orders received since the last call started (a call runs by itself only
+    /// when there are some: the remainders of a call never cross each other).
+    fresh: usize,
+    /// Call: the calls cleared, newest first: at most `calls_kept` of them, holding at most
+    /// `fills_kept` fills in all (the oldest calls go first; the newest is always kept).
+    history: VecDeque<CallRecord>,
+    calls_kept: usize,
+    fills_kept: usize,
+    /// Fills held in `history`.
+    history_fills: usize,
     /// Continuous: the book.
     book: Option<OrderBook>,
     keys: Keys<Order, OrderReceipt>,
@@ -71,7 +84,8 @@ pub(crate) struct Entry<W> {
     pub(crate) id: String,
     pub(crate) state: SessionState,
     pub(crate) opened_at: u64,
-    pub(crate) deadline_at: u64,
+    /// When it closes by itself (Unix ms); `None`: open until closed.
+    pub(crate) deadline_at: Option<u64>,
     pub(crate) closed_at: Option<u64>,
     /// How the session ends once its clearings are done (`Closed` or `Expired`).
     pub(crate) ending: Option<SessionState>,
@@ -112,10 +126,16 @@ impl MarketBody {
         orders_max: usize,
         keys_max: usize,
         next_call_at: u64,
+        calls_kept: usize,
     ) -> Self {
         Self {
             kind,
             pending: Vec::new(),
+            fresh: 0,
+            history: VecDeque::new(),
+            calls_kept,
+            fills_kept: orders_max,
+            history_fills: 0,
             book: (kind == MarketKind::Continuous).then(|| OrderBook::new(orders_max)),
             keys: Keys::new(keys_max),
             received: 0,
@@ -203,7 +223,7 @@ impl<W> Entry<W> {
             checked?;
             bid
         } else {
-            check_bid(&bid, a.probe.kind)?;
+            validate::check_bid(&bid, a.probe.kind, &|name| format!("bid.{name}"))?;
             bid
         };
         if !combinatorial {
@@ -269,7 +289,7 @@ impl<W> Entry<W> {
                         setting: "orders_per_market_max",
                     });
                 }
-                check_call_order(&order)?;
+                validate::check_call_order(&order, &|name| format!("order.{name}"))?;
                 OrderReceipt {
                     market_id: self.id.clone(),
                     order_id: m.received as u64 + 1,
@@ -282,6 +302,9 @@ impl<W> Entry<W> {
         };
         m.received += 1;
         let keep = m.book.is_none();
+        if keep {
+            m.fresh += 1;
+        }
         match (key, keep) {
             (Some(k), true) => {
                 m.pending.push(order.clone());
@@ -368,6 +391,7 @@ impl<W> Entry<W> {
             }
             Body::Market(m) => {
                 let orders = mem::take(&mut m.pending);
+                m.fresh = 0;
                 let n = orders.len();
                 (CoordinationRequest::Market(MarketSpec { orders }), n)
             }
@@ -383,8 +407,24 @@ impl<W> Entry<W> {
         }
     }
 
-    /// Takes in a clearing's result; `false` if it failed.
-    pub(crate) fn apply(&mut self, result: Result<CoordinationOutcome, CoordError>) -> bool {
+    /// Takes in a clearing's result at `now`; `false` if it failed. A call market's
+    /// unfilled remainders (`carry`, in submission order) rest again, ahead of the orders
+    /// received during the call, unless the call was the session's last (`resting`
+    /// false).
+    pub(crate) fn apply(
+        &mut self,
+        result: Result<CoordinationOutcome, CoordError>,
+        carry: Vec<Order>,
+        resting: bool,
+        now: u64,
+    ) -> bool {
+        if let Body::Market(m) = &mut self.body
+            && resting
+            && !carry.is_empty()
+        {
+            let arrived = mem::replace(&mut m.pending, carry);
+            m.pending.extend(arrived);
+        }
         let outcome = match result {
             Ok(o) => o,
             Err(e) => {
@@ -399,6 +439,19 @@ impl<W> Entry<W> {
                 m.volume += o.volume;
                 if o.clearing_price.is_some() {
                     m.last_price = o.clearing_price;
+                }
+                m.history_fills += o.fills.len();
+                m.history.push_front(CallRecord {
+                    call: m.calls,
+                    at: now,
+                    outcome: o.clone(),
+                });
+                while m.history.len() > m.calls_kept
+                    || (m.history_fills > m.fills_kept && m.history.len() > 1)
+                {
+                    if let Some(old) = m.history.pop_back() {
+                        m.history_fills -= old.outcome.fills.len();
+                    }
                 }
                 m.outcome = Some(o);
             }
@@ -416,9 +469,9 @@ impl<W> Entry<W> {
         true
     }
 
-    /// Whether a call market has orders waiting for a call.
+    /// Whether a call market has orders received since its last call started.
     pub(crate) fn has_pending(&self) -> bool {
-        matches!(&self.body, Body::Market(m) if !m.pending.is_empty())
+        matches!(&self.body, Body::Market(m) if m.fresh > 0)
     }
 
     /// Frees what a finished session no longer needs (entries, the book), keeping
@@ -468,6 +521,7 @@ impl<W> Entry<W> {
                 deadline_at: self.deadline_at,
                 closed_at: self.closed_at,
                 outcome: m.outcome.clone(),
+                history: m.history.iter().cloned().collect(),
                 error: self.error.clone(),
             }),
             Body::Consensus(c) => SessionView::Consensus(ConsensusView {
@@ -484,55 +538,4 @@ impl<W> Entry<W> {
             }),
         }
     }
-}
-
-/// The per-bid checks of `coord::validate::auction` for the types without bundles
-/// (the auction's own parameters were checked at open, duplicates by the session):
-/// the same acceptance without building the probe's field paths for every bid.
-pub(crate) fn check_bid(b: &Bid, kind: AuctionType) -> Result<(), CoordError> {
-    check_id("bid.agent_id", &b.agent_id)?;
-    check_positive("bid.amount", b.amount, "a bid must be a positive amount")?;
-    if let Some(v) = b.true_value
-        && v < Money::ZERO
-    {
-        return Err(CoordError::InvalidAmount {
-            field: "bid.true_value".into(),
-            value: v.to_string(),
-            hint: "must not be negative",
-        });
-    }
-    if kind == AuctionType::MultiUnit {
-        if b.quantity == Some(0) {
-            return Err(CoordError::InvalidQuantity {
-                field: "bid.quantity".into(),
-            });
-        }
-    } else if b.quantity.is_some() {
-        return Err(CoordError::FieldNotAllowed {
-            field: "bid.quantity".into(),
-            hint: "only multi_unit auctions sell several units",
-        });
-    }
-    if b.bundle.is_some() {
-        return Err(CoordError::FieldNotAllowed {
-            field: "bid.bundle".into(),
-            hint: "only combinatorial auctions have items, bundles and a payment rule",
-        });
-    }
-    Ok(())
-}
-
-/// The checks a call market makes on each order (`coord::validate::market` per order).
-fn check_call_order(o: &Order) -> Result<(), CoordError> {
-    check_id("order.agent_id", &o.agent_id)?;
-    if o.quantity == 0 {
-        return Err(CoordError::InvalidQuantity {
-            field: "order.quantity".into(),
-        });
-    }
-    let limit = o.limit.ok_or(CoordError::MissingField {
-        field: "order.limit".into(),
-        hint: "a call market needs a limit price on every order",
-    })?;
-    check_positive("order.limit", limit, "a limit must be positive")
 }

@@ -34,6 +34,8 @@ pub use idempotency::KEY_LEN_MAX;
 pub use request::{
     BidReceipt, MarketKind, OpenAuction, OpenConsensus, OpenMarket, OrderReceipt, VoteReceipt,
 };
-pub use view::{AuctionView, ConsensusView, MarketView, SessionList, SessionState, SessionView};
+pub use view::{
+    AuctionView, CallRecord, ConsensusView, MarketView, SessionList, SessionState, SessionView,
+};
 
-pub(crate) use table::{Done, Finished, Job, SessionSettings, Sessions, Waited};
+pub(crate) use table::{Done, Finished, Job, SessionSettings, Sessions, Waited, clear_job};

@@ -50,8 +50,8 @@ pub struct OpenAuction {
     /// Payment rule (combinatorial).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment: Option<Payment>,
-    /// Milliseconds until the auction closes by itself; default
-    /// `coordination.default_timeout`, at most `coordination.protocol_timeout`.
+    /// Milliseconds until the auction closes by itself, at most
+    /// `coordination.session_deadline_max_ms`; without one it stays open until closed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline_ms: Option<u64>,
 }

@@ -9,7 +9,10 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use crate::coord::validate::{self, Limits, check_id};
-use crate::coord::{Bid, CoordError, CoordinationOutcome, CoordinationRequest, Order, Vote};
+use crate::coord::{
+    Bid, CoordError, CoordinationOutcome, CoordinationRequest, Order, Vote, clear,
+    clear_call_market,
+};
 use crate::profile::Config;
 use crate::session::error::SessionError;
 use crate::session::live::{AuctionBody, Body, ConsensusBody, Entry, EntryLimits, MarketBody};
@@ -21,9 +24,8 @@ use crate::session::view::{SessionState, SessionView};
 /// The limits and timers of one worker's sessions, from the profile.
 #[derive(Debug, Clone)]
 pub(crate) struct SessionSettings {
-    /// Deadline of a session that asks for none (`coordination.default_timeout`).
-    pub(crate) default_deadline_ms: u64,
-    /// Longest deadline a session may ask for (`coordination.protocol_timeout`).
+    /// Longest deadline a session may ask for (`coordination.session_deadline_max_ms`); a
+    /// session that asks for none stays open until closed.
     pub(crate) max_deadline_ms: u64,
     /// Finished sessions kept per worker (`core.history_retention`).
     pub(crate) retained_max: usize,
@@ -46,8 +48,7 @@ fn ms(d: Duration) -> u64 {
 impl SessionSettings {
     pub(crate) fn from_config(cfg: &Config, limits: &Limits) -> Self {
         Self {
-            default_deadline_ms: ms(cfg.coordination.default_timeout),
-            max_deadline_ms: ms(cfg.coordination.protocol_timeout),
+            max_deadline_ms: ms(cfg.coordination.session_deadline_max_ms),
             retained_max: cfg.core.history_retention.max(1),
             bids_max: cfg.coordination.bids_per_auction_max,
             orders_max: cfg.coordination.orders_per_market_max,
@@ -69,6 +70,21 @@ pub(crate) struct Job {
     pub(crate) opened_at: u64,
 }
 
+/// Clears a job's request (on the pool): what [`Done`] carries back. A call market's
+/// unfilled remainders come back too, to rest for its next call.
+pub(crate) fn clear_job(
+    request: CoordinationRequest,
+    limits: &Limits,
+) -> (Result<CoordinationOutcome, CoordError>, Vec<Order>) {
+    match request {
+        CoordinationRequest::Market(spec) => {
+            let (result, carry) = clear_call_market(spec, limits);
+            (result.map(CoordinationOutcome::Market), carry)
+        }
+        other => (clear(&other, limits), Vec::new()),
+    }
+}
+
 /// A clearing's result, back from the pool.
 pub(crate) struct Done {
     pub(crate) session: String,
@@ -76,6 +92,8 @@ pub(crate) struct Done {
     /// The protocol of the request cleared.
     pub(crate) protocol: crate::coord::Protocol,
     pub(crate) result: Result<CoordinationOutcome, CoordError>,
+    /// A call market's unfilled remainders, in submission order.
+    pub(crate) carry: Vec<Order>,
     pub(crate) entries: usize,
     /// When the session opened (Unix ms).
     pub(crate) opened_at: u64,
@@ -95,7 +113,7 @@ pub(crate) struct Finished {
 /// What a close or clear request got.
 pub(crate) enum Waited<W> {
     /// Answer now with this view.
-    Now(SessionView, W),
+    Now(Box<SessionView>, W),
     /// The waiter was kept; it is answered when the clearing completes.
     Later,
     /// Refused.
@@ -159,29 +177,39 @@ impl<W> Sessions<W> {
         self.finished.drain(..)
     }
 
-    fn check_new(&self, id: &str, deadline_ms: Option<u64>, now: u64) -> Result<u64, SessionError> {
+    /// Checks a new session's id and deadline; its deadline (Unix ms), `None` for none.
+    fn check_new(
+        &self,
+        id: &str,
+        deadline_ms: Option<u64>,
+        now: u64,
+    ) -> Result<Option<u64>, SessionError> {
         check_id("id", id)?;
         if self.map.contains_key(id) {
             return Err(SessionError::AlreadyExists { id: id.to_owned() });
         }
         let max = self.settings.max_deadline_ms;
-        let ms = match deadline_ms {
-            None => self.settings.default_deadline_ms.min(max),
-            Some(ms) if ms == 0 || ms > max => {
-                return Err(CoordError::InvalidParameter {
-                    field: "deadline_ms".into(),
-                    hint: format!(
-                        "a deadline is 1 to {max} ms (coordination.protocol_timeout), not {ms}"
-                    ),
-                }
-                .into());
+        match deadline_ms {
+            None => Ok(None),
+            Some(ms) if ms == 0 || ms > max => Err(CoordError::InvalidParameter {
+                field: "deadline_ms".into(),
+                hint: format!(
+                    "a deadline is 1 to {max} ms (coordination.session_deadline_max_ms), not \
+                     {ms}; leave it out to keep the session open until it is closed"
+                ),
             }
-            Some(ms) => ms,
-        };
-        Ok(now.saturating_add(ms))
+            .into()),
+            Some(ms) => Ok(Some(now.saturating_add(ms))),
+        }
     }
 
-    fn insert(&mut self, id: String, deadline_at: u64, now: u64, body: Body) -> SessionView {
+    fn insert(
+        &mut self,
+        id: String,
+        deadline_at: Option<u64>,
+        now: u64,
+        body: Body,
+    ) -> SessionView {
         let entry = Entry {
             id: id.clone(),
             state: SessionState::Open,
@@ -196,7 +224,7 @@ impl<W> Sessions<W> {
             body,
         };
         let view = entry.view();
-        self.next_due = self.next_due.min(deadline_at);
+        self.next_due = self.next_due.min(deadline_at.unwrap_or(u64::MAX));
         if let Body::Market(m) = &entry.body
             && m.kind == MarketKind::Call
         {
@@ -236,6 +264,7 @@ impl<W> Sessions<W> {
             s.orders_max,
             s.keys_max,
             next_call,
+            s.retained_max,
         ));
         Ok(self.insert(id, deadline_at, now, body))
     }
@@ -313,7 +342,7 @@ impl<W> Sessions<W> {
             return Waited::Refused(e, waiter);
         };
         if entry.state.is_finished() {
-            return Waited::Now(entry.view(), waiter);
+            return Waited::Now(Box::new(entry.view()), waiter);
         }
         entry.ending.get_or_insert(SessionState::Closed);
         if entry.job.is_some() {
@@ -334,7 +363,7 @@ impl<W> Sessions<W> {
             );
             let view = entry.view();
             self.settle();
-            return Waited::Now(view, waiter);
+            return Waited::Now(Box::new(view), waiter);
         }
         start_job(entry, &mut self.jobs, &mut self.next_job);
         entry.waiting.push(waiter);
@@ -366,7 +395,7 @@ impl<W> Sessions<W> {
             }
         }
         if entry.state.is_finished() {
-            return Waited::Now(entry.view(), waiter);
+            return Waited::Now(Box::new(entry.view()), waiter);
         }
         if entry.job.is_some() {
             entry.queued.push(waiter);
@@ -434,14 +463,16 @@ impl<W> Sessions<W> {
             if entry.state != SessionState::Open {
                 continue;
             }
-            if now >= entry.deadline_at {
+            let deadline_at = entry.deadline_at.unwrap_or(u64::MAX);
+            if now >= deadline_at {
                 entry.ending = Some(SessionState::Expired);
                 if entry.job.is_some() {
                     entry.state = SessionState::Closing;
                     continue;
                 }
+                let fresh = entry.has_pending();
                 match &entry.body {
-                    Body::Market(m) if m.kind == MarketKind::Continuous || m.pending.is_empty() => {
+                    Body::Market(m) if m.kind == MarketKind::Continuous || !fresh => {
                         finish(
                             entry,
                             SessionState::Expired,
@@ -454,7 +485,7 @@ impl<W> Sessions<W> {
                 }
                 continue;
             }
-            next_due = next_due.min(entry.deadline_at);
+            next_due = next_due.min(deadline_at);
             let has_pending = entry.has_pending();
             if let Body::Market(m) = &mut entry.body
                 && m.kind == MarketKind::Call
@@ -490,7 +521,10 @@ impl<W> Sessions<W> {
             return None;
         }
         entry.job = None;
-        let ok = entry.apply(done.result);
+        // A call's remainders rest for the next call, unless this call was the last one:
+        // the market is ending and no order arrived during the call.
+        let last = entry.ending.is_some() && !entry.has_pending();
+        let ok = entry.apply(done.result, done.carry, !last, now);
         let mut answer = std::mem::take(&mut entry.waiting);
         match entry.ending {
             Some(_) if entry.has_pending() => start_job(entry, &mut self.jobs, &mut self.next_job),

@@ -1,5 +1,5 @@
 use super::*;
-use crate::coord::{AuctionType, Money, Rule, Side, clear};
+use crate::coord::{AuctionType, Money, Rule, Side};
 
 fn u(n: i64) -> Money {
     Money(n * 1_000_000)
@@ -7,7 +7,6 @@ fn u(n: i64) -> Money {
 
 fn settings() -> SessionSettings {
     SessionSettings {
-        default_deadline_ms: 1_000,
         max_deadline_ms: 5_000,
         retained_max: 2,
         bids_max: 3,
@@ -22,13 +21,15 @@ fn run_jobs(s: &mut Sessions<u32>, now: u64) -> Vec<(SessionView, Vec<u32>)> {
     let jobs = s.take_jobs(usize::MAX);
     jobs.into_iter()
         .filter_map(|j| {
-            let result = clear(&j.request, &Limits::default());
+            let protocol = j.request.protocol();
+            let (result, carry) = clear_job(j.request, &Limits::default());
             s.complete(
                 Done {
                     session: j.session,
                     id: j.id,
-                    protocol: j.request.protocol(),
+                    protocol,
                     result,
+                    carry,
                     entries: j.entries,
                     opened_at: j.opened_at,
                     took: Duration::ZERO,
@@ -149,6 +150,39 @@ fn call_market_calls_on_its_timer_and_continuous_matches() {
     assert_eq!((v.state, v.calls, v.volume), (SessionState::Open, 1, 3));
     assert_eq!(v.last_price, Some(u(5)));
 
+    // The seller's 2 unfilled units rest: the timer does not call on them alone, the
+    // next order meets them, and every call stays in the history, newest first.
+    assert_eq!(v.pending, 1);
+    s.tick(200);
+    assert_eq!(s.jobs_waiting(), 0);
+    s.order("m", Order::limit("b2", Side::Buy, 4, u(5)), None)
+        .unwrap();
+    s.tick(300);
+    let done = run_jobs(&mut s, 301);
+    let SessionView::Market(v) = &done[0].0 else {
+        panic!()
+    };
+    assert_eq!((v.calls, v.volume, v.pending), (2, 5, 1));
+    let calls: Vec<_> = v
+        .history
+        .iter()
+        .map(|c| (c.call, c.at, c.outcome.volume))
+        .collect();
+    assert_eq!(calls, [(2, 301, 2), (1, 101, 3)]);
+    // The history holds at most orders_max (4) fills: a third call of 2 fills drops the first.
+    s.order("m", Order::limit("s3", Side::Sell, 1, u(5)), None)
+        .unwrap();
+    s.tick(400);
+    let done = run_jobs(&mut s, 401);
+    let SessionView::Market(v) = &done[0].0 else {
+        panic!()
+    };
+    let calls: Vec<_> = v.history.iter().map(|c| c.call).collect();
+    assert_eq!((calls, v.pending), (vec![3, 2], 1));
+    // Closing with only a remainder resting finishes without another call.
+    assert!(matches!(s.close("m", "market", 7, 450), Waited::Now(..)));
+    assert_eq!(s.jobs_waiting(), 0);
+
     s.open_market("c".into(), &OpenMarket::new(MarketKind::Continuous), 0)
         .unwrap();
     s.order("c", Order::limit("s1", Side::Sell, 2, u(10)), None)
@@ -191,50 +225,4 @@ fn consensus_closes_at_quorum() {
         v.outcome.as_ref().and_then(|o| o.decision.as_deref()),
         Some("x")
     );
-}
-
-mod fast_path {
-    use super::*;
-    use crate::session::live::check_bid;
-    use proptest::prelude::*;
-    use std::collections::BTreeMap;
-
-    proptest! {
-        /// The per-bid fast path accepts exactly what the one-shot validation accepts.
-        #[test]
-        fn check_bid_agrees_with_validate(
-            kind in prop::sample::select(vec![
-                AuctionType::FirstPrice, AuctionType::SecondPrice, AuctionType::English,
-                AuctionType::Dutch, AuctionType::MultiUnit,
-            ]),
-            agent in prop::sample::select(vec!["a", "", "b c", "ok-1"]),
-            amount in -2i64..3,
-            quantity in prop::option::of(0u64..3),
-            bundle in any::<bool>(),
-            true_value in prop::option::of(-2i64..3),
-        ) {
-            let mut open = OpenAuction::new(kind);
-            match kind {
-                AuctionType::English => { open.start = Some(u(1)); open.increment = Some(u(1)); }
-                AuctionType::Dutch => { open.start = Some(u(9)); open.decrement = Some(u(1)); }
-                AuctionType::MultiUnit => open.units = Some(2),
-                _ => {}
-            }
-            let bid = Bid {
-                agent_id: agent.into(),
-                amount: Money(amount),
-                quantity,
-                bundle: bundle.then(|| BTreeMap::from([("cpu".to_string(), 1)])),
-                true_value: true_value.map(Money),
-            };
-            let mut spec = open.to_spec();
-            spec.bids.push(bid.clone());
-            let full = validate::auction(&spec, &Limits::default()).map(|_| ());
-            let fast = check_bid(&bid, kind);
-            prop_assert_eq!(full.is_ok(), fast.is_ok());
-            if let (Err(a), Err(b)) = (full, fast) {
-                prop_assert_eq!(a.code(), b.code());
-            }
-        }
-    }
 }

@@ -62,8 +62,9 @@ pub struct AuctionView {
     pub bids: usize,
     /// When it opened (Unix ms).
     pub opened_at: u64,
-    /// When it closes by itself (Unix ms).
-    pub deadline_at: u64,
+    /// When it closes by itself (Unix ms); `null` when it has no deadline (open until
+    /// closed).
+    pub deadline_at: Option<u64>,
     /// When it finished (Unix ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<u64>,
@@ -103,17 +104,33 @@ pub struct MarketView {
     pub best_ask: Option<(Money, u64)>,
     /// When it opened (Unix ms).
     pub opened_at: u64,
-    /// When it closes by itself (Unix ms).
-    pub deadline_at: u64,
+    /// When it closes by itself (Unix ms); `null` when it has no deadline (open until
+    /// closed).
+    pub deadline_at: Option<u64>,
     /// When it finished (Unix ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<u64>,
     /// Call: the last call's outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<MarketOutcome>,
+    /// Call: every call's outcome, newest first, at most `core.history_retention` of them
+    /// and `coordination.orders_per_market_max` fills in all (the newest always kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<CallRecord>,
     /// Why the last call failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// One call of a call market: `{"call","at","outcome"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallRecord {
+    /// The call's number in this market (1, 2, ...).
+    pub call: u64,
+    /// When it cleared (Unix ms).
+    pub at: u64,
+    /// Its outcome.
+    pub outcome: MarketOutcome,
 }
 
 /// A consensus round's view.
@@ -132,8 +149,9 @@ pub struct ConsensusView {
     pub quorum: Option<u64>,
     /// When it opened (Unix ms).
     pub opened_at: u64,
-    /// When it closes by itself (Unix ms).
-    pub deadline_at: u64,
+    /// When it closes by itself (Unix ms); `null` when it has no deadline (open until
+    /// closed).
+    pub deadline_at: Option<u64>,
     /// When it finished (Unix ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<u64>,
@@ -207,7 +225,7 @@ mod tests {
             state: SessionState::Open,
             bids: 2,
             opened_at: 1,
-            deadline_at: 2,
+            deadline_at: Some(2),
             closed_at: None,
             outcome: None,
             error: None,

@@ -85,24 +85,15 @@ pub fn protocol_label(p: CoordProtocol) -> Protocol {
     }
 }
 
-/// The `type` label and the efficiency of an auction outcome.
-fn auction(a: &AuctionOutcome) -> (AuctionType, f64) {
+/// The `type` label of an auction outcome.
+fn auction_type(a: &AuctionOutcome) -> AuctionType {
     match a {
-        AuctionOutcome::FirstPrice(o) => (AuctionType::FirstPrice, o.efficiency),
-        AuctionOutcome::SecondPrice(o) => (AuctionType::SecondPrice, o.efficiency),
-        AuctionOutcome::English(o) => (AuctionType::English, o.efficiency),
-        AuctionOutcome::Dutch(o) => (AuctionType::Dutch, o.efficiency),
-        AuctionOutcome::MultiUnit(o) => (AuctionType::MultiUnit, o.efficiency),
-        AuctionOutcome::Combinatorial(o) => (AuctionType::Combinatorial, o.efficiency),
-    }
-}
-
-/// The efficiency an outcome reports (auctions and markets), `None` for the others.
-pub fn outcome_efficiency(o: &CoordinationOutcome) -> Option<f64> {
-    match o {
-        CoordinationOutcome::Auction(a) => Some(auction(a).1),
-        CoordinationOutcome::Market(m) => Some(m.efficiency),
-        CoordinationOutcome::Consensus(_) | CoordinationOutcome::Allocation(_) => None,
+        AuctionOutcome::FirstPrice(_) => AuctionType::FirstPrice,
+        AuctionOutcome::SecondPrice(_) => AuctionType::SecondPrice,
+        AuctionOutcome::English(_) => AuctionType::English,
+        AuctionOutcome::Dutch(_) => AuctionType::Dutch,
+        AuctionOutcome::MultiUnit(_) => AuctionType::MultiUnit,
+        AuctionOutcome::Combinatorial(_) => AuctionType::Combinatorial,
     }
 }
 
@@ -118,7 +109,7 @@ impl Recorder {
         } else {
             Outcome::Failure
         };
-        let efficiency = c.result.ok().and_then(outcome_efficiency);
+        let efficiency = c.result.ok().and_then(CoordinationOutcome::efficiency);
         if switches.metrics {
             self.record_coordination(protocol_label(c.protocol), outcome, c.took, efficiency);
         }
@@ -127,12 +118,11 @@ impl Recorder {
         }
         match c.result {
             Ok(CoordinationOutcome::Auction(a)) => {
-                let (kind, efficiency) = auction(a);
                 let bids = u64::try_from(c.entries).unwrap_or(u64::MAX);
-                self.record_auction(kind, bids, c.lived, Some(efficiency));
+                self.record_auction(auction_type(a), bids, c.lived, a.efficiency());
             }
             Ok(CoordinationOutcome::Market(m)) => {
-                self.record_market(m.volume, m.clearing_price.map(|p| p.0), Some(m.efficiency));
+                self.record_market(m.volume, m.clearing_price.map(|p| p.0), m.efficiency);
             }
             _ => {}
         }

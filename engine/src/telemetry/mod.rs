@@ -43,7 +43,7 @@ mod settings;
 mod window;
 
 pub use anomaly::{AnomalyDetector, AnomalyEvent, AnomalyReport, Deviation};
-pub use cleared::{Cleared, CoordinationSwitches, outcome_efficiency, protocol_label};
+pub use cleared::{Cleared, CoordinationSwitches, protocol_label};
 pub use error::TelemetryError;
 pub use exposition::{CONTENT_TYPE, PREFIX, TelemetryCollector};
 pub use families::{Counter, Gauge, Hist, HistSpec, MetricDesc, MetricUnit};

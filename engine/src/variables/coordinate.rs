@@ -1,5 +1,5 @@
-//! Pure decision functions for `coordinate`: a weighted vote and a sealed-bid second-price
-//! auction among the agents that hold a stake in a variable.
+//! Pure decision functions for `coordinate`: a vote under the consensus rules and a
+//! sealed-bid second-price auction among the agents that hold a stake in a variable.
 //!
 //! No clock, no I/O, no store: inputs in, outcome out, so the same inputs give the same
 //! outcome in any order of arrival. Outcomes refer to inputs by index.
@@ -30,27 +30,19 @@ pub struct Vote {
     pub at: u64,
 }
 
-/// When a vote is decided. Every rule counts weight; with all weights 1 that is a head count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VoteRule {
-    /// The leading value needs more than half of the total weight.
-    Majority,
-    /// The leading value needs at least `threshold_micros / 1_000_000` of the total weight;
-    /// the threshold is above one half and at most 1 (1 = unanimous).
-    Supermajority {
-        /// The share required, in millionths (e.g. `666_666` for two thirds).
-        threshold_micros: u32,
-    },
-    /// Plurality: the value with the most weight wins, whatever its share.
-    Weighted,
-}
+/// When a vote is decided: the rules of the one-shot `consensus` protocol, with the same
+/// meaning ([`RuleParams`](crate::coord::consensus::RuleParams)): `majority`,
+/// `supermajority` and `unanimous` count one per vote, `weighted` counts each vote's weight
+/// and needs more than its threshold (one half by default), no agent holding more than
+/// `max_weight_share`.
+pub use crate::coord::consensus::RuleParams as VoteRule;
 
 /// The weight behind one distinct value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TallyEntry {
     /// Index (in the input) of the earliest vote for this value; its `value` is the value.
     pub first: usize,
-    /// Total weight behind the value.
+    /// Total counted weight behind the value (one per vote outside `weighted`).
     pub weight: u64,
     /// Number of votes for the value.
     pub votes: usize,
@@ -61,7 +53,7 @@ pub struct TallyEntry {
 pub struct VoteOutcome {
     /// Distinct values, leader first: most weight, then earliest vote, then agent id.
     pub tally: Vec<TallyEntry>,
-    /// Total weight of all votes.
+    /// Total counted weight of all votes.
     pub total: u64,
     /// Whether the leader meets the rule.
     pub reached: bool,
@@ -122,6 +114,11 @@ pub enum CoordinationError {
     /// The weights add up past `u64::MAX`.
     #[error("the total weight overflows; use smaller weights")]
     WeightOverflow,
+    /// Under `weighted`, one agent holds more than `max_weight_share` of the weight.
+    #[error(
+        "agent {0:?} holds more than {1} of the total weight (max_weight_share); lower its weight"
+    )]
+    WeightCap(String, String),
     /// A supermajority threshold outside (0.5, 1].
     #[error("threshold {0} is not above 0.5 and at most 1; send e.g. 0.666666 for two thirds")]
     Threshold(String),
@@ -161,22 +158,16 @@ fn check_unique<'a>(ids: impl Iterator<Item = &'a str>) -> Result<(), Coordinati
     }
 }
 
-/// Decides a weighted vote.
+/// Decides a vote under `rule`, whose parameters were checked
+/// ([`rule_params`](crate::coord::validate::rule_params)).
 ///
 /// Votes are grouped by value (numbers compared exactly: `1` and `1.0` are one value); the
-/// tally is ordered by weight (most first), then by each value's earliest vote (the
-/// tie-break above). The leader is decided if it meets `rule`.
+/// tally counts each vote's weight under `weighted` and one per vote otherwise, ordered by
+/// counted weight (most first), then by each value's earliest vote (the tie-break above).
+/// The leader is decided if it meets the rule and the quorum.
 pub fn decide_vote(votes: &[Vote], rule: VoteRule) -> Result<VoteOutcome, CoordinationError> {
     if votes.is_empty() {
         return Err(CoordinationError::Empty("votes"));
-    }
-    if let VoteRule::Supermajority { threshold_micros } = rule
-        && !(500_001..=1_000_000).contains(&threshold_micros)
-    {
-        return Err(CoordinationError::Threshold(format!(
-            "{}",
-            f64::from(threshold_micros) / 1e6
-        )));
     }
     check_unique(votes.iter().map(|v| v.agent_id.as_str()))?;
     let mut total: u64 = 0;
@@ -185,8 +176,17 @@ pub fn decide_vote(votes: &[Vote], rule: VoteRule) -> Result<VoteOutcome, Coordi
             return Err(CoordinationError::ZeroWeight(v.agent_id.clone()));
         }
         total = total
-            .checked_add(v.weight)
+            .checked_add(rule.counted(Some(v.weight)))
             .ok_or(CoordinationError::WeightOverflow)?;
+    }
+    if let Some(v) = votes
+        .iter()
+        .find(|v| rule.over_cap(rule.counted(Some(v.weight)), total))
+    {
+        return Err(CoordinationError::WeightCap(
+            v.agent_id.clone(),
+            rule.max_weight_share.unwrap_or(1.0).to_string(),
+        ));
     }
 
     // Group equal values; within a group the earliest vote comes first.
@@ -197,14 +197,15 @@ pub fn decide_vote(votes: &[Vote], rule: VoteRule) -> Result<VoteOutcome, Coordi
     });
     let mut tally: Vec<TallyEntry> = Vec::new();
     for &i in &order {
+        let w = rule.counted(Some(votes[i].weight));
         match tally.last_mut() {
             Some(t) if cmp_values(&votes[t.first].value, &votes[i].value) == Ordering::Equal => {
-                t.weight += votes[i].weight; // cannot overflow: bounded by `total`
+                t.weight += w; // cannot overflow: bounded by `total`
                 t.votes += 1;
             }
             _ => tally.push(TallyEntry {
                 first: i,
-                weight: votes[i].weight,
+                weight: w,
                 votes: 1,
             }),
         }
@@ -214,16 +215,7 @@ pub fn decide_vote(votes: &[Vote], rule: VoteRule) -> Result<VoteOutcome, Coordi
             .cmp(&a.weight)
             .then_with(|| rank(a.first).cmp(&rank(b.first)))
     });
-
-    let support = u128::from(tally[0].weight);
-    let total_wide = u128::from(total);
-    let reached = match rule {
-        VoteRule::Majority => 2 * support > total_wide,
-        VoteRule::Supermajority { threshold_micros } => {
-            support * 1_000_000 >= u128::from(threshold_micros) * total_wide
-        }
-        VoteRule::Weighted => true,
-    };
+    let reached = rule.decides(tally[0].weight, total, votes.len());
     Ok(VoteOutcome {
         tally,
         total,

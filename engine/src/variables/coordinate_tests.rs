@@ -2,6 +2,7 @@
 //! brute-force references.
 
 use super::*;
+use crate::coord::Rule;
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -28,29 +29,65 @@ fn decided(votes: &[Vote], rule: VoteRule) -> Option<Value> {
     outcome.decision().map(|t| votes[t.first].value.clone())
 }
 
+fn leader(votes: &[Vote], rule: VoteRule) -> Value {
+    let outcome = decide_vote(votes, rule).expect("valid");
+    votes[outcome.tally[0].first].value.clone()
+}
+
+fn rule(rule: Rule) -> VoteRule {
+    VoteRule {
+        rule,
+        threshold: None,
+        quorum: None,
+        max_weight_share: None,
+    }
+}
+
+const MAJORITY: Rule = Rule::Majority;
+const WEIGHTED: Rule = Rule::Weighted;
+
 fn supermajority(threshold_micros: u32) -> VoteRule {
-    VoteRule::Supermajority { threshold_micros }
+    VoteRule {
+        threshold: Some(f64::from(threshold_micros) / 1e6),
+        ..rule(Rule::Supermajority)
+    }
 }
 
 #[test]
-fn majority_needs_strictly_more_than_half() {
+fn majority_needs_strictly_more_than_half_of_the_votes() {
     let votes = [vote("a", json!(1), 1, 0), vote("b", json!(2), 1, 1)];
-    let outcome = decide_vote(&votes, VoteRule::Majority).expect("valid");
+    let outcome = decide_vote(&votes, rule(MAJORITY)).expect("valid");
     assert!(!outcome.reached, "1 of 2 is not a majority");
     assert_eq!(outcome.total, 2);
+    // Majority counts votes, not weights (as the consensus protocol does).
     let votes = [vote("a", json!(1), 2, 0), vote("b", json!(2), 1, 1)];
-    assert_eq!(decided(&votes, VoteRule::Majority), Some(json!(1)));
+    assert_eq!(decided(&votes, rule(MAJORITY)), None);
+    assert_eq!(decided(&votes, rule(WEIGHTED)), Some(json!(1)), "2 of 3");
+    let votes = [
+        vote("a", json!(1), 1, 0),
+        vote("b", json!(2), 9, 1),
+        vote("c", json!(1), 1, 2),
+    ];
+    assert_eq!(decided(&votes, rule(MAJORITY)), Some(json!(1)));
 }
 
 #[test]
-fn weights_count_and_equal_numbers_group() {
+fn unanimous_needs_every_vote() {
+    let votes = [vote("a", json!(1), 1, 0), vote("b", json!(1.0), 5, 1)];
+    assert_eq!(decided(&votes, rule(Rule::Unanimous)), Some(json!(1)));
+    let votes = [vote("a", json!(1), 9, 0), vote("b", json!(2), 1, 1)];
+    assert_eq!(decided(&votes, rule(Rule::Unanimous)), None);
+}
+
+#[test]
+fn weighted_counts_weights_and_needs_more_than_its_threshold() {
     let votes = [
         vote("a", json!(5), 1, 0),
         vote("b", json!(7), 3, 1),
         vote("c", json!(5.0), 1, 2),
         vote("d", json!(5), 1, 3),
     ];
-    let outcome = decide_vote(&votes, VoteRule::Majority).expect("valid");
+    let outcome = decide_vote(&votes, rule(WEIGHTED)).expect("valid");
     // 5 and 7 both have weight 3; 5's earliest vote (at 0) precedes 7's (at 1).
     assert_eq!(
         outcome.tally[0],
@@ -68,32 +105,40 @@ fn weights_count_and_equal_numbers_group() {
             votes: 1
         }
     );
-    assert!(!outcome.reached, "3 of 6 is not a majority");
-    assert_eq!(decided(&votes, VoteRule::Weighted), Some(json!(5)));
+    assert!(!outcome.reached, "3 of 6 is not more than half");
     let votes = [
         vote("a", json!(5), 1, 0),
         vote("b", json!(7), 4, 1),
         vote("c", json!(5.0), 1, 2),
     ];
-    assert_eq!(
-        decided(&votes, VoteRule::Majority),
-        Some(json!(7)),
-        "weight 4 of 6"
-    );
+    assert_eq!(decided(&votes, rule(WEIGHTED)), Some(json!(7)), "4 of 6");
+    let strict = VoteRule {
+        threshold: Some(0.7),
+        ..rule(WEIGHTED)
+    };
+    assert_eq!(decided(&votes, strict), None, "4 of 6 is not above 0.7");
+    let capped = VoteRule {
+        max_weight_share: Some(0.5),
+        ..rule(WEIGHTED)
+    };
+    assert!(matches!(
+        decide_vote(&votes, capped),
+        Err(CoordinationError::WeightCap(..))
+    ));
 }
 
 #[test]
 fn ties_go_to_the_earliest_vote_then_the_smallest_agent_id() {
     let votes = [vote("z", json!("x"), 1, 5), vote("a", json!("y"), 1, 9)];
     assert_eq!(
-        decided(&votes, VoteRule::Weighted),
-        Some(json!("x")),
+        leader(&votes, rule(WEIGHTED)),
+        json!("x"),
         "earlier at wins"
     );
     let votes = [vote("z", json!("x"), 1, 5), vote("a", json!("y"), 1, 5)];
     assert_eq!(
-        decided(&votes, VoteRule::Weighted),
-        Some(json!("y")),
+        leader(&votes, rule(WEIGHTED)),
+        json!("y"),
         "same at: agent a wins"
     );
     // A value's rank is that of its earliest vote, wherever it sits in the input.
@@ -103,11 +148,11 @@ fn ties_go_to_the_earliest_vote_then_the_smallest_agent_id() {
         vote("k", json!("x"), 1, 1),
         vote("c", json!("y"), 1, 4),
     ];
-    assert_eq!(decided(&votes, VoteRule::Weighted), Some(json!("x")));
+    assert_eq!(leader(&votes, rule(MAJORITY)), json!("x"));
 }
 
 #[test]
-fn supermajority_threshold_is_inclusive_and_exact() {
+fn supermajority_threshold_is_inclusive() {
     // 2 of 3 = 0.666666..., which meets 0.666666 and misses 0.666667.
     let votes = [
         vote("a", json!(1), 1, 0),
@@ -117,7 +162,12 @@ fn supermajority_threshold_is_inclusive_and_exact() {
     assert_eq!(decided(&votes, supermajority(666_666)), Some(json!(1)));
     assert_eq!(decided(&votes, supermajority(666_667)), None);
     // 3 of 4 = 0.75 exactly meets 0.75 (inclusive), misses 0.750001.
-    let votes = [vote("a", json!(1), 3, 0), vote("b", json!(2), 1, 1)];
+    let votes = [
+        vote("a", json!(1), 1, 0),
+        vote("b", json!(1), 1, 1),
+        vote("c", json!(1), 1, 2),
+        vote("d", json!(2), 1, 3),
+    ];
     assert_eq!(decided(&votes, supermajority(750_000)), Some(json!(1)));
     assert_eq!(decided(&votes, supermajority(750_001)), None);
     // Threshold 1 is unanimity.
@@ -127,19 +177,20 @@ fn supermajority_threshold_is_inclusive_and_exact() {
 }
 
 #[test]
-fn supermajority_threshold_bounds() {
-    let votes = [vote("a", json!(1), 1, 0)];
-    for bad in [0, 500_000, 1_000_001] {
-        let e = decide_vote(&votes, supermajority(bad)).unwrap_err();
-        assert!(matches!(e, CoordinationError::Threshold(_)), "{bad}: {e}");
-    }
-    assert!(decide_vote(&votes, supermajority(500_001)).is_ok_and(|o| o.reached));
+fn a_quorum_holds_back_a_decision() {
+    let votes = [vote("a", json!(1), 1, 0), vote("b", json!(1), 1, 1)];
+    let q = |n| VoteRule {
+        quorum: Some(n),
+        ..rule(MAJORITY)
+    };
+    assert_eq!(decided(&votes, q(2)), Some(json!(1)));
+    assert_eq!(decided(&votes, q(3)), None);
 }
 
 #[test]
 fn vote_input_errors() {
     assert_eq!(
-        decide_vote(&[], VoteRule::Majority),
+        decide_vote(&[], rule(MAJORITY)),
         Err(CoordinationError::Empty("votes"))
     );
     let dup = [
@@ -148,24 +199,29 @@ fn vote_input_errors() {
         vote("a", json!(2), 1, 1),
     ];
     assert_eq!(
-        decide_vote(&dup, VoteRule::Majority),
+        decide_vote(&dup, rule(MAJORITY)),
         Err(CoordinationError::DuplicateAgent("a".into()))
     );
     let zero = [vote("a", json!(1), 0, 0)];
     assert_eq!(
-        decide_vote(&zero, VoteRule::Majority),
+        decide_vote(&zero, rule(MAJORITY)),
         Err(CoordinationError::ZeroWeight("a".into()))
     );
     let huge = [vote("a", json!(1), u64::MAX, 0), vote("b", json!(1), 1, 0)];
     assert_eq!(
-        decide_vote(&huge, VoteRule::Majority),
+        decide_vote(&huge, rule(WEIGHTED)),
         Err(CoordinationError::WeightOverflow)
     );
+    assert!(decide_vote(&huge, rule(MAJORITY)).is_ok_and(|o| o.reached));
     let max = [
         vote("a", json!(1), u64::MAX - 1, 0),
         vote("b", json!(2), 1, 0),
     ];
-    assert!(decide_vote(&max, supermajority(999_999)).is_ok_and(|o| o.reached));
+    let near_all = VoteRule {
+        threshold: Some(0.999_999),
+        ..rule(WEIGHTED)
+    };
+    assert!(decide_vote(&max, near_all).is_ok_and(|o| o.reached));
 }
 
 #[test]
@@ -320,19 +376,22 @@ proptest! {
         threshold in 500_001u32..=1_000_000,
         rotate in 0usize..10,
     ) {
-        let (value, weight, total) = reference_vote(&votes);
-        for rule in [VoteRule::Majority, supermajority(threshold), VoteRule::Weighted] {
+        let heads: Vec<Vote> = votes.iter().map(|v| Vote { weight: 1, ..v.clone() }).collect();
+        for rule in [rule(MAJORITY), supermajority(threshold), rule(WEIGHTED), rule(Rule::Unanimous)] {
+            // Only `weighted` counts weights; the other rules count one per vote.
+            let counted = if rule.rule == WEIGHTED { &votes } else { &heads };
+            let (value, weight, total) = reference_vote(counted);
             let outcome = decide_vote(&votes, rule).expect("valid votes");
             let leader = outcome.tally[0];
             prop_assert_eq!(&votes[leader.first].value, &value);
             prop_assert_eq!((leader.weight, outcome.total), (weight, total));
             let sum: u64 = outcome.tally.iter().map(|t| t.weight).sum();
             prop_assert_eq!(sum, total);
-            let expect_reached = match rule {
-                VoteRule::Majority => 2 * weight > total,
-                VoteRule::Supermajority { threshold_micros } =>
-                    u128::from(weight) * 1_000_000 >= u128::from(threshold_micros) * u128::from(total),
-                VoteRule::Weighted => true,
+            let expect_reached = match rule.rule {
+                Rule::Majority | Rule::Weighted => 2 * weight > total,
+                Rule::Supermajority =>
+                    u128::from(weight) * 1_000_000 >= u128::from(threshold) * u128::from(total),
+                Rule::Unanimous => weight == total,
             };
             prop_assert_eq!(outcome.reached, expect_reached);
             let mut rotated = votes.clone();

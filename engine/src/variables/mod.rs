@@ -12,7 +12,7 @@
 //! - [`Variables::create`], [`Variables::update`] take the serde request bodies of the HTTP
 //!   API ([`CreateRequest`], [`UpdateRequest`]) and answer [`VariableResponse`]
 //!   (`{"name","value","version"}`). A stale `version` is [`VariableError::Conflict`].
-//! - [`Variables::coordinate`] decides a value by a weighted vote or a sealed-bid
+//! - [`Variables::coordinate`] decides a value by a vote (the consensus rules) or a sealed-bid
 //!   second-price auction ([`CoordinateRequest`]); the decision logic is pure and lives in
 //!   [`coordinate`] with its documented tie-break (earliest `at`, then agent id).
 //! - Successful writes append one [`Delivery`] per subscriber to a caller-owned buffer; the

@@ -7,6 +7,8 @@ use serde_json::{Number, Value};
 use super::coordinate::{Bid, CoordinationError, Vote, VoteRule};
 use super::domain::{Domain, Policy};
 use super::number::{NumberError, parse_micros};
+use crate::coord::Rule;
+use crate::coord::validate::rule_params;
 
 /// `POST /api/variables`: `{"name","value","domain"?,"policy"?,"agent_id"?}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,17 +51,9 @@ pub struct SubscribeRequest {
     pub agent_id: String,
 }
 
-/// Name of a vote rule on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RuleName {
-    /// More than half of the weight.
-    Majority,
-    /// At least `threshold` of the weight.
-    Supermajority,
-    /// Most weight (plurality).
-    Weighted,
-}
+/// Name of a vote rule on the wire: the one-shot consensus protocol's [`Rule`], with the
+/// same meaning (`majority`, `supermajority`, `unanimous`, `weighted`).
+pub type RuleName = Rule;
 
 /// One vote on the wire: `{"agent_id","value","weight"?,"at"?}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,13 +102,21 @@ pub struct BidSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "protocol", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CoordinateRequest {
-    /// A weighted vote; see [`decide_vote`](super::coordinate::decide_vote).
+    /// A vote under one of the consensus rules; see
+    /// [`decide_vote`](super::coordinate::decide_vote).
     Vote {
         /// The rule that decides.
         rule: RuleName,
-        /// Share required by `supermajority`, in (0.5, 1], at most 6 decimals.
+        /// Share required by `supermajority` (in (0.5, 1]) or to exceed by `weighted` (in
+        /// [0.5, 1), one half when absent), at most 6 decimals.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         threshold: Option<Number>,
+        /// Fewest votes for a decision to count.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        quorum: Option<u64>,
+        /// `weighted`: the largest share of the total weight one agent may hold, in (0, 1].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_weight_share: Option<Number>,
         /// The votes, one per agent.
         votes: Vec<VoteSpec>,
         /// The version the caller read.
@@ -172,41 +174,37 @@ fn money(what: String, n: &Number) -> Result<i64, CoordinationError> {
     })
 }
 
-/// Translates wire votes into the pure inputs and the rule.
+/// A share on the wire (`threshold`, `max_weight_share`): at most 6 decimals.
+fn share(what: &str, n: &Number) -> Result<f64, CoordinationError> {
+    let micros = parse_micros(n).map_err(|e| match e {
+        NumberError::TooManyDecimals | NumberError::TooManyDigits => CoordinationError::Number {
+            what: format!("{what} {n}"),
+            detail: e.describe().to_owned(),
+        },
+        NumberError::OutOfRange => CoordinationError::Threshold(n.to_string()),
+    })?;
+    Ok(micros as f64 / 1e6)
+}
+
+/// Translates wire votes into the pure inputs and the rule, checked by the same
+/// [`rule_params`] as a one-shot `consensus` vote.
 pub(crate) fn votes_input(
     rule: RuleName,
     threshold: Option<&Number>,
+    quorum: Option<u64>,
+    max_weight_share: Option<&Number>,
     votes: Vec<VoteSpec>,
 ) -> Result<(Vec<Vote>, VoteRule), CoordinationError> {
-    let rule = match (rule, threshold) {
-        (RuleName::Supermajority, Some(t)) => {
-            let micros = parse_micros(t).map_err(|e| match e {
-                NumberError::TooManyDecimals | NumberError::TooManyDigits => {
-                    CoordinationError::Number {
-                        what: format!("threshold {t}"),
-                        detail: e.describe().to_owned(),
-                    }
-                }
-                NumberError::OutOfRange => CoordinationError::Threshold(t.to_string()),
-            })?;
-            let threshold_micros =
-                u32::try_from(micros).map_err(|_| CoordinationError::Threshold(t.to_string()))?;
-            VoteRule::Supermajority { threshold_micros }
-        }
-        (RuleName::Supermajority, None) => {
-            return Err(CoordinationError::Invalid(
-                "rule supermajority needs a `threshold` in (0.5, 1], e.g. 0.75".to_owned(),
-            ));
-        }
-        (_, Some(_)) => {
-            return Err(CoordinationError::Invalid(
-                "`threshold` applies only to rule supermajority; drop it or change the rule"
-                    .to_owned(),
-            ));
-        }
-        (RuleName::Majority, None) => VoteRule::Majority,
-        (RuleName::Weighted, None) => VoteRule::Weighted,
+    let rule = VoteRule {
+        rule,
+        threshold: threshold.map(|t| share("threshold", t)).transpose()?,
+        quorum,
+        max_weight_share: max_weight_share
+            .map(|c| share("max_weight_share", c))
+            .transpose()?,
     };
+    rule_params("", rule.rule, rule.threshold, rule.max_weight_share)
+        .map_err(|e| CoordinationError::Invalid(e.to_string()))?;
     let ats: Vec<Option<u64>> = votes.iter().map(|v| v.at).collect();
     let ats = resolve_at(&ats, "votes")?;
     let votes = votes
@@ -283,7 +281,7 @@ mod tests {
         assert_eq!((r.version(), r.participants()), (None, 1));
         assert!(
             parse::<CoordinateRequest>(json!({"protocol": "vote", "rule": "majority",
-            "votes": [], "quorum": 2}))
+            "votes": [], "colour": 2}))
             .is_err()
         );
         assert!(
@@ -308,28 +306,104 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         let t = Number::from_f64(0.75).expect("finite");
-        let (votes, rule) =
-            votes_input(RuleName::Supermajority, Some(&t), specs([None, None])).expect("valid");
+        let (votes, rule) = votes_input(
+            RuleName::Supermajority,
+            Some(&t),
+            None,
+            None,
+            specs([None, None]),
+        )
+        .expect("valid");
         assert_eq!(
-            rule,
-            VoteRule::Supermajority {
-                threshold_micros: 750_000
-            }
+            (rule.rule, rule.threshold),
+            (Rule::Supermajority, Some(0.75))
         );
         assert_eq!(votes.iter().map(|v| v.at).collect::<Vec<_>>(), [0, 1]);
-        let (votes, _) =
-            votes_input(RuleName::Majority, None, specs([Some(9), Some(4)])).expect("valid");
+        let (votes, _) = votes_input(
+            RuleName::Majority,
+            None,
+            None,
+            None,
+            specs([Some(9), Some(4)]),
+        )
+        .expect("valid");
         assert_eq!(votes.iter().map(|v| v.at).collect::<Vec<_>>(), [9, 4]);
-        let e = votes_input(RuleName::Majority, None, specs([Some(9), None])).unwrap_err();
+        let e =
+            votes_input(RuleName::Majority, None, None, None, specs([Some(9), None])).unwrap_err();
         assert_eq!(e, CoordinationError::MixedAt("votes"));
-        assert!(votes_input(RuleName::Supermajority, None, specs([None, None])).is_err());
-        assert!(votes_input(RuleName::Weighted, Some(&t), specs([None, None])).is_err());
+        // The rule parameters are checked as a one-shot consensus vote checks them.
+        assert!(
+            votes_input(
+                RuleName::Supermajority,
+                None,
+                None,
+                None,
+                specs([None, None])
+            )
+            .is_err()
+        );
+        assert!(
+            votes_input(
+                RuleName::Majority,
+                Some(&t),
+                None,
+                None,
+                specs([None, None])
+            )
+            .is_err()
+        );
+        assert!(
+            votes_input(
+                RuleName::Weighted,
+                Some(&t),
+                None,
+                None,
+                specs([None, None])
+            )
+            .is_ok()
+        );
+        let half = Number::from_f64(0.5).expect("finite");
+        assert!(
+            votes_input(
+                RuleName::Supermajority,
+                Some(&half),
+                None,
+                None,
+                specs([None, None])
+            )
+            .is_err()
+        );
+        let cap = Number::from_f64(1.5).expect("finite");
+        assert!(
+            votes_input(
+                RuleName::Weighted,
+                None,
+                None,
+                Some(&cap),
+                specs([None, None])
+            )
+            .is_err()
+        );
         let fine = Number::from_f64(0.7500001).expect("finite");
-        let e = votes_input(RuleName::Supermajority, Some(&fine), specs([None, None])).unwrap_err();
+        let e = votes_input(
+            RuleName::Supermajority,
+            Some(&fine),
+            None,
+            None,
+            specs([None, None]),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("6 decimal"), "{e}");
         let big = Number::from(5_000_000_000_u64);
-        let e = votes_input(RuleName::Supermajority, Some(&big), specs([None, None])).unwrap_err();
-        assert!(matches!(e, CoordinationError::Threshold(_)), "{e}");
+        let e = votes_input(
+            RuleName::Supermajority,
+            Some(&big),
+            None,
+            None,
+            specs([None, None]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("at most 1"), "{e}");
     }
 
     #[test]

@@ -270,11 +270,19 @@ impl Variables {
             CoordinateRequest::Vote {
                 rule,
                 threshold,
+                quorum,
+                max_weight_share,
                 votes,
                 ..
             } => {
-                let (votes, rule) =
-                    votes_input(rule, threshold.as_ref(), votes).map_err(coordination)?;
+                let (votes, rule) = votes_input(
+                    rule,
+                    threshold.as_ref(),
+                    quorum,
+                    max_weight_share.as_ref(),
+                    votes,
+                )
+                .map_err(coordination)?;
                 for v in &votes {
                     Self::check_agent(&v.agent_id)?;
                     check_value(&settings, name, domain, &v.value, Some(&v.agent_id))?;

@@ -376,7 +376,7 @@ fn vote_decides_records_consensus_and_notifies() {
     );
     vars.subscribe("mode", "s").expect("subscribe");
     let mut out = Vec::new();
-    let req = coord(json!({"protocol": "vote", "rule": "majority", "votes": [
+    let req = coord(json!({"protocol": "vote", "rule": "weighted", "votes": [
         {"agent_id": "x", "value": "b", "weight": 2},
         {"agent_id": "y", "value": "c"},
         {"agent_id": "z", "value": "b"}]}));

@@ -173,7 +173,7 @@ pub struct Delivery {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {
-    /// A weighted vote.
+    /// A vote under one of the consensus rules.
     Vote,
     /// A sealed-bid second-price auction.
     Auction,

@@ -351,7 +351,7 @@ mod tests {
         bids[1].true_value = Some(Money::from_units(40).unwrap());
         let o = run(&items, Payment::PayAsBid, 10_000, &bids);
         assert_eq!(o.winners[0].agent_id, "a");
-        assert_eq!(o.efficiency, 0.25);
+        assert_eq!(o.efficiency, Some(0.25));
     }
 
     #[test]

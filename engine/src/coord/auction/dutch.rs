@@ -2,12 +2,14 @@
 //!
 //! The price falls from `start` by `decrement` until it is at or below the highest maximum
 //! `m1`: after `ceil((start - m1) / decrement)` steps. The clock never goes below the floor
-//! (`reserve`, or one micro-unit without a reserve): a price under it means no sale, and the
-//! clock stops at its last price at or above the floor.
+//! (`reserve`, or one micro-unit without a reserve): a step that would pass it stops at the
+//! floor itself, so the clock's last price is the reserve and a maximum at or above the
+//! reserve always wins (at the reserve when the regular steps skip past it). No maximum at
+//! or above the floor: no sale, the clock having run down to the floor.
 
 use crate::coord::error::CoordError;
 use crate::coord::money::Money;
-use crate::coord::outcome::{AuctionOutcome, ClockOutcome, ratio};
+use crate::coord::outcome::{AuctionOutcome, ClockOutcome, single_item_efficiency};
 use crate::coord::request::Bid;
 
 /// A validated dutch auction (positive amounts, one bid per agent, `start >= reserve`).
@@ -26,9 +28,7 @@ pub struct DutchAuction<'a> {
 /// Clears a dutch auction.
 pub fn clear(auction: &DutchAuction<'_>) -> Result<AuctionOutcome, CoordError> {
     let (mut top, mut m1) = (None::<usize>, Money::ZERO);
-    let mut best_value = Money::ZERO;
     for (i, bid) in auction.bids.iter().enumerate() {
-        best_value = best_value.max(bid.value());
         if top.is_none() || bid.amount > m1 {
             top = Some(i);
             m1 = bid.amount;
@@ -42,29 +42,28 @@ pub fn clear(auction: &DutchAuction<'_>) -> Result<AuctionOutcome, CoordError> {
         let gap = start - i128::from(m1.micros());
         if gap <= 0 { 0 } else { (gap + dec - 1) / dec }
     });
-    let sale_price = steps_to_sale.map(|k| start - k * dec);
-    let (winner, price, rounds) = match (top, steps_to_sale, sale_price) {
-        (Some(i), Some(k), Some(p)) if p >= i128::from(floor.micros()) => {
-            (Some(i), Money::from_i128(p), k)
+    let floor_micros = i128::from(floor.micros());
+    // Steps until the clock reaches the floor, the last one cut short at the floor.
+    let steps_to_floor = (start - floor_micros + dec - 1) / dec;
+    let (winner, price, rounds) = match (top, steps_to_sale) {
+        (Some(i), Some(k)) if start - k * dec >= floor_micros => {
+            (Some(i), Money::from_i128(start - k * dec), k)
         }
-        _ => {
-            // No sale: the clock ran down to its last price at or above the floor.
-            let k = if start >= i128::from(floor.micros()) {
-                (start - i128::from(floor.micros())) / dec
-            } else {
-                0
-            };
-            (None, None, k)
-        }
+        // The regular steps pass the floor: the last step stops at it, and m1 covers it.
+        (Some(i), Some(_)) if m1 >= floor => (Some(i), Some(floor), steps_to_floor),
+        _ => (None, None, steps_to_floor),
     };
     let rounds = u64::try_from(rounds).map_err(|_| CoordError::overflow("dutch rounds"))?;
-    let realised = winner.map_or(Money::ZERO, |i| auction.bids[i].value());
     Ok(AuctionOutcome::Dutch(ClockOutcome {
         sold: winner.is_some(),
         winner: winner.map(|i| auction.bids[i].agent_id.clone()),
         price: winner.and(price),
         rounds,
-        efficiency: ratio(realised.micros().into(), best_value.micros().into()),
+        efficiency: single_item_efficiency(
+            auction.bids.iter().map(Bid::value),
+            winner.map(|i| auction.bids[i].value()),
+            auction.reserve,
+        ),
     }))
 }
 
@@ -114,6 +113,21 @@ mod tests {
         // exactly at the reserve is still a sale.
         let o = run(100, 10, 50, &bids(&[50]));
         assert_eq!(o.price, Some(Money(50)));
+    }
+
+    #[test]
+    fn the_last_step_stops_at_the_reserve() {
+        // 100, 70, 40 would pass the reserve 50: the clock's last price is 50.
+        let o = run(100, 30, 50, &bids(&[55, 30]));
+        assert_eq!(
+            (o.winner.as_deref(), o.price, o.rounds),
+            (Some("a0"), Some(Money(50)), 2)
+        );
+        let o = run(100, 30, 50, &bids(&[50]));
+        assert_eq!(o.price, Some(Money(50)));
+        // Below the reserve: the clock ran down to it, no sale.
+        let o = run(100, 30, 50, &bids(&[49]));
+        assert_eq!((o.sold, o.price, o.rounds), (false, None, 2));
     }
 
     proptest! {

@@ -7,7 +7,7 @@
 
 use crate::coord::error::CoordError;
 use crate::coord::money::Money;
-use crate::coord::outcome::{AuctionOutcome, ClockOutcome, ratio};
+use crate::coord::outcome::{AuctionOutcome, ClockOutcome, single_item_efficiency};
 use crate::coord::request::Bid;
 
 /// A validated english auction (positive amounts, one bid per agent).
@@ -29,9 +29,7 @@ pub struct EnglishAuction<'a> {
 pub fn clear(auction: &EnglishAuction<'_>) -> Result<AuctionOutcome, CoordError> {
     let (mut top, mut m1, mut m2): (Option<usize>, Money, Option<Money>) =
         (None, Money::ZERO, None);
-    let mut best_value = Money::ZERO;
     for (i, bid) in auction.bids.iter().enumerate() {
-        best_value = best_value.max(bid.value());
         if top.is_none() || bid.amount > m1 {
             if top.is_some() {
                 m2 = Some(m1);
@@ -56,13 +54,16 @@ pub fn clear(auction: &EnglishAuction<'_>) -> Result<AuctionOutcome, CoordError>
     let clock = Money::from_i128(clock).ok_or(CoordError::overflow("english clock"))?;
     let price = clock.max(auction.reserve);
     let winner = top.filter(|_| m1 >= price);
-    let realised = winner.map_or(Money::ZERO, |i| auction.bids[i].value());
     Ok(AuctionOutcome::English(ClockOutcome {
         sold: winner.is_some(),
         winner: winner.map(|i| auction.bids[i].agent_id.clone()),
         price: winner.map(|_| price),
         rounds,
-        efficiency: ratio(realised.micros().into(), best_value.micros().into()),
+        efficiency: single_item_efficiency(
+            auction.bids.iter().map(Bid::value),
+            winner.map(|i| auction.bids[i].value()),
+            auction.reserve,
+        ),
     }))
 }
 

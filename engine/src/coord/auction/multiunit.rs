@@ -7,7 +7,7 @@
 
 use crate::coord::error::CoordError;
 use crate::coord::money::Money;
-use crate::coord::outcome::{AuctionOutcome, MultiUnitOutcome, UnitWinner, ratio};
+use crate::coord::outcome::{AuctionOutcome, MultiUnitOutcome, UnitWinner, efficiency};
 use crate::coord::request::{Bid, UnitPricing};
 
 /// A validated multi-unit auction (positive amounts and quantities, one bid per agent).
@@ -60,7 +60,7 @@ pub fn clear(auction: &MultiUnitAuction<'_>) -> Result<AuctionOutcome, CoordErro
         revenue = revenue
             .checked_add(payment)
             .ok_or(CoordError::overflow("multi-unit revenue"))?;
-        realised += i128::from(bid.value().micros()) * i128::from(q);
+        realised += gain(auction, bid.value()) * i128::from(q);
         winners.push(UnitWinner {
             agent_id: bid.agent_id.clone(),
             quantity: q,
@@ -75,29 +75,40 @@ pub fn clear(auction: &MultiUnitAuction<'_>) -> Result<AuctionOutcome, CoordErro
         clearing_price,
         winners,
         revenue,
-        efficiency: ratio(realised, best_value(auction)),
+        efficiency: efficiency(realised, best_surplus(auction)),
     }))
 }
 
-/// The value of the `units` highest-valued units among all bids, reserve or not.
-fn best_value(auction: &MultiUnitAuction<'_>) -> i128 {
+/// What selling one unit to a bidder of value `v` gains: the seller values a unit at the
+/// reserve.
+fn gain(auction: &MultiUnitAuction<'_>, v: Money) -> i128 {
+    i128::from(v.micros()) - i128::from(auction.reserve.micros())
+}
+
+/// The best feasible surplus: the `units` highest-valued units among bidders valuing a unit at
+/// or above the reserve; `None` when no bidder does (no trade is feasible).
+fn best_surplus(auction: &MultiUnitAuction<'_>) -> Option<i128> {
     let mut by_value: Vec<(Money, u64)> = auction
         .bids
         .iter()
+        .filter(|b| b.value() >= auction.reserve)
         .map(|b| (b.value(), quantity(b)))
         .collect();
+    if by_value.is_empty() {
+        return None;
+    }
     by_value.sort_by_key(|v| std::cmp::Reverse(v.0));
     let mut left = auction.units;
     let mut total: i128 = 0;
     for (v, q) in by_value {
         let take = q.min(left);
-        total += i128::from(v.micros()) * i128::from(take);
+        total += gain(auction, v) * i128::from(take);
         left -= take;
         if left == 0 {
             break;
         }
     }
-    total
+    Some(total)
 }
 
 #[cfg(test)]
@@ -144,7 +155,7 @@ mod tests {
         assert_eq!(ids, [("a2", 1), ("a0", 2), ("a1", 1)]);
         let d = run(4, UnitPricing::Discriminatory, 0, &b);
         assert_eq!(d.revenue, Money(12 + 20 + 8));
-        assert_eq!(d.efficiency, 1.0);
+        assert_eq!(d.efficiency, Some(1.0));
         let r = run(4, UnitPricing::Uniform, 9, &b);
         assert_eq!((r.units_sold, r.clearing_price), (3, Some(Money(10))));
     }
@@ -158,6 +169,10 @@ mod tests {
             let (sold, revenue) = reference::multi_unit(units, disc, Money(reserve), &b);
             prop_assert_eq!(fast.units_sold, sold);
             prop_assert_eq!(fast.revenue, revenue);
+            // Values are the bids: the best units sell, so efficiency is 1 whenever a trade
+            // is feasible, null otherwise.
+            let feasible = b.iter().any(|x| x.amount >= Money(reserve));
+            prop_assert_eq!(fast.efficiency, feasible.then_some(1.0));
             prop_assert!(fast.units_sold <= units);
             for w in &fast.winners {
                 let bid = b.iter().find(|x| x.agent_id == w.agent_id).unwrap();

@@ -58,7 +58,8 @@ pub(crate) fn english(
     }
 }
 
-/// The dutch clock stepped one round at a time: (winner, price, rounds).
+/// The dutch clock stepped one round at a time, the last step stopping at the floor:
+/// (winner, price, rounds).
 pub(crate) fn dutch(
     start: Money,
     dec: Money,
@@ -79,10 +80,11 @@ pub(crate) fn dutch(
         {
             return (Some(w.agent_id.clone()), Some(price), rounds);
         }
-        if price.0 - dec.0 < floor.0 {
+        if price <= floor {
             return (None, None, rounds);
         }
-        price = Money(price.0 - dec.0);
+        // A step that would pass the floor stops at it.
+        price = Money((price.0 - dec.0).max(floor.0));
         rounds += 1;
     }
 }

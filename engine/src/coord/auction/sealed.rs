@@ -5,7 +5,7 @@
 
 use crate::coord::error::CoordError;
 use crate::coord::money::Money;
-use crate::coord::outcome::{AuctionOutcome, SingleItemOutcome, ratio};
+use crate::coord::outcome::{AuctionOutcome, SingleItemOutcome, single_item_efficiency};
 use crate::coord::request::Bid;
 
 /// What the winner of a sealed-bid auction pays.
@@ -35,12 +35,7 @@ pub fn clear(auction: &SealedAuction<'_>) -> Result<AuctionOutcome, CoordError> 
     let mut best_amount = Money::ZERO;
     let mut second: Option<Money> = None;
     let mut eligible = 0usize;
-    let mut best_value = Money::ZERO;
     for (i, bid) in auction.bids.iter().enumerate() {
-        let value = bid.value();
-        if value > best_value {
-            best_value = value;
-        }
         if bid.amount < reserve {
             continue;
         }
@@ -59,14 +54,17 @@ pub fn clear(auction: &SealedAuction<'_>) -> Result<AuctionOutcome, CoordError> 
         SealedPricing::FirstPrice => best_amount,
         SealedPricing::SecondPrice => second.map_or(reserve, |s| s.max(reserve)),
     });
-    let realised = best.map_or(Money::ZERO, |i| auction.bids[i].value());
     let out = SingleItemOutcome {
         sold: best.is_some(),
         winner: best.map(|i| auction.bids[i].agent_id.clone()),
         price,
         bids: auction.bids.len(),
         eligible,
-        efficiency: ratio(realised.micros().into(), best_value.micros().into()),
+        efficiency: single_item_efficiency(
+            auction.bids.iter().map(Bid::value),
+            best.map(|i| auction.bids[i].value()),
+            reserve,
+        ),
     };
     Ok(match auction.pricing {
         SealedPricing::FirstPrice => AuctionOutcome::FirstPrice(out),
@@ -141,13 +139,17 @@ mod tests {
         let o = run(SealedPricing::FirstPrice, 0, &b);
         assert_eq!(o.winner.as_deref(), Some("a0"));
         assert_eq!(
-            o.efficiency, 0.5,
+            o.efficiency,
+            Some(0.5),
             "the winner values it 10, the best value is 20"
         );
         assert_eq!(
             run(SealedPricing::FirstPrice, 0, &bids(&[10, 8])).efficiency,
-            1.0
+            Some(1.0)
         );
+        // With a reserve the seller values the item at the reserve: (10 - 6) / (20 - 6).
+        let o = run(SealedPricing::FirstPrice, 6, &b);
+        assert_eq!(o.efficiency, Some(4.0 / 14.0));
     }
 
     #[test]
@@ -156,10 +158,13 @@ mod tests {
         assert_eq!((o.price, o.eligible), (Some(units(10)), 1));
         let o = run(SealedPricing::FirstPrice, 20, &bids(&[15, 8]));
         assert!(!o.sold && o.winner.is_none() && o.price.is_none());
-        assert_eq!(o.efficiency, 0.0);
+        assert_eq!(
+            o.efficiency, None,
+            "no value reaches the reserve: no trade is feasible"
+        );
         let o = run(SealedPricing::FirstPrice, 0, &[]);
         assert!(!o.sold);
-        assert_eq!(o.efficiency, 1.0);
+        assert_eq!(o.efficiency, None, "no bids: no trade is feasible");
     }
 
     proptest! {
@@ -171,6 +176,10 @@ mod tests {
             let slow = reference::sealed(second, units(reserve), &b);
             prop_assert_eq!(fast.winner.clone(), slow.0);
             prop_assert_eq!(fast.price, slow.1);
+            // Efficiency: null exactly when no value reaches the reserve; else in [0, 1],
+            // and 1 when values are the bids (the highest eligible bid wins).
+            let feasible = b.iter().any(|x| x.value() >= units(reserve));
+            prop_assert_eq!(fast.efficiency, feasible.then_some(1.0));
             // Individual rationality: a winner never pays above its bid, nor below the reserve.
             if let (Some(w), Some(p)) = (fast.winner.as_ref(), fast.price) {
                 let bid = b.iter().find(|x| &x.agent_id == w).unwrap();

@@ -10,7 +10,7 @@
 
 use crate::coord::error::CoordError;
 use crate::coord::money::Money;
-use crate::coord::outcome::{AgentId, Fill, MarketOutcome, ratio};
+use crate::coord::outcome::{AgentId, Fill, MarketOutcome, efficiency};
 use crate::coord::request::{Order, Side};
 
 /// A call clearing in index form: what an embedder that owns the orders needs to apply
@@ -29,10 +29,24 @@ pub struct Clearing {
     pub max_surplus: i128,
 }
 
-fn limit_of(orders: &[Order], i: usize) -> Result<Money, CoordError> {
-    orders[i].limit.ok_or_else(|| CoordError::MissingField {
-        field: format!("market.orders[{i}].limit"),
-        hint: "a call market needs a limit price on every order",
+/// The limits market orders (orders without a `limit`) take in a call: a market buy the
+/// highest limit any order of the call names, a market sell the lowest, so that they rank
+/// with the most aggressive limit orders and the price stays within the limits named.
+/// `None` when no order names a limit: market orders alone do not trade.
+fn market_limits(orders: &[Order]) -> Option<(Money, Money)> {
+    let mut limits = orders.iter().filter_map(|o| o.limit);
+    let first = limits.next()?;
+    let (lo, hi) = limits.fold((first, first), |(lo, hi), l| (lo.min(l), hi.max(l)));
+    Some((hi, lo))
+}
+
+/// An order's limit in the call: its own, or the one [`market_limits`] gives it.
+fn limit_of(o: &Order, market: Option<(Money, Money)>) -> Option<Money> {
+    o.limit.or_else(|| {
+        market.map(|(buy, sell)| match o.side {
+            Side::Buy => buy,
+            Side::Sell => sell,
+        })
     })
 }
 
@@ -81,6 +95,8 @@ fn radix_sort(v: &mut Vec<(u64, u32)>) {
 
 /// The sorted books and what matching them gives; shared by [`clearing`] and [`clear`].
 struct Matched {
+    /// The limits market orders take ([`market_limits`]).
+    market: Option<(Money, Money)>,
     /// (key, order index) by price then time priority: buys best (highest) limit first.
     buys: Vec<(u64, u32)>,
     /// Sells best (lowest) limit first.
@@ -110,7 +126,7 @@ impl Matched {
     }
 }
 
-/// Sorts both books and matches them (every order must carry a limit).
+/// Sorts both books and matches them (market orders at [`market_limits`]).
 fn match_books(orders: &[Order]) -> Result<Matched, CoordError> {
     // Sort keys: the limit mapped to an order-preserving u64 (complemented for buys, so
     // the best comes first); a stable sort of orders taken in submission order then gives
@@ -124,8 +140,13 @@ fn match_books(orders: &[Order]) -> Result<Matched, CoordError> {
             max: u32::MAX as usize,
         });
     }
+    let market = market_limits(orders);
     for (i, o) in orders.iter().enumerate() {
-        let limit = limit_of(orders, i)?.micros();
+        // Without any limit in the call, market orders do not trade (they are left out).
+        let Some(limit) = limit_of(o, market) else {
+            continue;
+        };
+        let limit = limit.micros();
         // In range: checked above.
         let i = i as u32;
         match o.side {
@@ -172,6 +193,7 @@ fn match_books(orders: &[Order]) -> Result<Matched, CoordError> {
     buys.truncate(i + 1);
     sells.truncate(j + 1);
     Ok(Matched {
+        market,
         buys,
         sells,
         price: marginal.map(|(lo, hi)| Money(lo).midpoint_floor(Money(hi))),
@@ -180,7 +202,7 @@ fn match_books(orders: &[Order]) -> Result<Matched, CoordError> {
     })
 }
 
-/// Clears a call market in index form (every order must carry a limit).
+/// Clears a call market in index form (orders without a limit are market orders).
 pub fn clearing(orders: &[Order]) -> Result<Clearing, CoordError> {
     let m = match_books(orders)?;
     let mut filled = vec![0u64; orders.len()];
@@ -198,26 +220,62 @@ pub fn clearing(orders: &[Order]) -> Result<Clearing, CoordError> {
     })
 }
 
-/// Clears a call market over `orders` (submission order; every order needs a limit).
+/// Clears a call market over `orders` (submission order; an order without a limit is a market
+/// order, taking the most aggressive limit of the call: the highest named for a buy, the
+/// lowest for a sell).
 ///
 /// Fills carry [`AgentId`]s, copied inline from the orders
 /// (no allocation for ids of up to 22 bytes).
 pub fn clear(orders: &[Order]) -> Result<MarketOutcome, CoordError> {
     let m = match_books(orders)?;
+    outcome(orders, &m)
+}
+
+/// Clears a call market and hands back what did not trade: every order's unfilled
+/// remainder, in submission order, so that it keeps its time priority at the next call.
+/// On an error every order comes back whole.
+pub fn clear_carrying(orders: Vec<Order>) -> (Result<MarketOutcome, CoordError>, Vec<Order>) {
+    let cleared = match_books(&orders).and_then(|m| {
+        let o = outcome(&orders, &m)?;
+        let mut filled = vec![0u64; orders.len()];
+        for (k, q) in m.fills(&orders) {
+            filled[k] = q;
+        }
+        Ok((o, filled))
+    });
+    match cleared {
+        Ok((o, filled)) => {
+            let carry = orders
+                .into_iter()
+                .zip(filled)
+                .filter_map(|(mut order, f)| {
+                    order.quantity -= f; // f <= quantity: no order fills beyond it
+                    (order.quantity > 0).then_some(order)
+                })
+                .collect();
+            (Ok(o), carry)
+        }
+        Err(e) => (Err(e), orders),
+    }
+}
+
+/// The outcome of matched books: fills at the uniform price, surplus and efficiency.
+fn outcome(orders: &[Order], m: &Matched) -> Result<MarketOutcome, CoordError> {
     let Some(price) = m.price else {
         return Ok(MarketOutcome {
             clearing_price: None,
             volume: 0,
             fills: Vec::new(),
             surplus: Money::ZERO,
-            efficiency: 1.0,
+            efficiency: None,
         });
     };
     let mut surplus: i128 = 0;
     let mut fills = Vec::with_capacity(m.buys.len() + m.sells.len());
     for (k, q) in m.fills(orders) {
         let o = &orders[k];
-        let limit = limit_of(orders, k)?;
+        // Every filled order has a limit in the call.
+        let limit = limit_of(o, m.market).ok_or(CoordError::overflow("market order limit"))?;
         let gain = match o.side {
             Side::Buy => limit.micros() - price.micros(),
             Side::Sell => price.micros() - limit.micros(),
@@ -235,7 +293,7 @@ pub fn clear(orders: &[Order]) -> Result<MarketOutcome, CoordError> {
         volume: m.volume,
         fills,
         surplus: Money::from_i128(surplus).ok_or(CoordError::overflow("market surplus"))?,
-        efficiency: ratio(surplus, m.max_surplus),
+        efficiency: efficiency(surplus, Some(m.max_surplus)),
     })
 }
 
@@ -259,7 +317,7 @@ mod tests {
         assert_eq!(o.clearing_price, Some(Money(6_500_000)));
         assert_eq!(o.volume, 6);
         assert_eq!(o.surplus, units(18));
-        assert_eq!(o.efficiency, 1.0);
+        assert_eq!(o.efficiency, Some(1.0));
         assert_eq!(
             o.fills[0],
             Fill {
@@ -280,6 +338,10 @@ mod tests {
         ])
         .unwrap();
         assert_eq!((o.clearing_price, o.volume, o.fills.len()), (None, 0, 0));
+        assert_eq!(
+            o.efficiency, None,
+            "no crossing orders: no trade is feasible"
+        );
         let orders = [
             Order::limit("s", Side::Sell, 3, units(4)),
             Order::limit("b1", Side::Buy, 2, units(6)),
@@ -293,11 +355,45 @@ mod tests {
             .collect();
         assert_eq!(got, [("b1", 2), ("b2", 1), ("s", 3)]);
         assert_eq!(o.clearing_price, Some(units(5)));
-        let missing = Order {
+        // Market orders alone do not trade; beside limit orders they take the most
+        // aggressive limit of the call (a buy the highest: 6 here).
+        let market = |id: &str, side, q| Order {
+            limit: None,
+            ..Order::limit(id, side, q, units(1))
+        };
+        let o = clear(&[market("x", Side::Buy, 1), market("y", Side::Sell, 1)]).unwrap();
+        assert_eq!((o.volume, o.clearing_price), (0, None));
+        let o = clear(&[
+            Order::limit("s", Side::Sell, 2, units(4)),
+            Order::limit("b", Side::Buy, 1, units(6)),
+            market("m", Side::Buy, 1),
+        ])
+        .unwrap();
+        assert_eq!((o.volume, o.clearing_price), (2, Some(units(5))));
+    }
+
+    #[test]
+    fn the_residual_comes_back_in_submission_order() {
+        let orders = vec![
+            Order::limit("s1", Side::Sell, 4, units(5)),
+            Order::limit("b1", Side::Buy, 3, units(8)),
+            Order::limit("s2", Side::Sell, 2, units(9)),
+        ];
+        let (o, carry) = clear_carrying(orders.clone());
+        assert_eq!(o.unwrap(), clear(&orders).unwrap());
+        let left: Vec<_> = carry
+            .iter()
+            .map(|o| (o.agent_id.as_str(), o.quantity))
+            .collect();
+        assert_eq!(left, [("s1", 1), ("s2", 2)]);
+        // Market orders alone do not trade: all of them come back.
+        let alone = vec![Order {
             limit: None,
             ..Order::limit("x", Side::Buy, 1, units(1))
-        };
-        assert_eq!(clear(&[missing]).unwrap_err().code(), "missing_field");
+        }];
+        let (o, carry) = clear_carrying(alone.clone());
+        assert_eq!(o.unwrap().volume, 0);
+        assert_eq!(carry, alone);
     }
 
     /// A 101-point grid over [0, 10] (step 0.1) cannot find this price; the exact
@@ -369,7 +465,42 @@ mod tests {
                 }
             }
             prop_assert!(o.surplus >= Money::ZERO);
-            prop_assert_eq!(o.efficiency, 1.0);
+            // What a live call hands back is exactly what did not fill, in submission order.
+            let (again, carry) = clear_carrying(orders.clone());
+            prop_assert_eq!(again.as_ref().ok(), Some(&o));
+            let filled = clearing(&orders).unwrap().filled;
+            let left: Vec<(String, u64)> = orders.iter().zip(&filled)
+                .filter(|(x, f)| x.quantity > **f)
+                .map(|(x, f)| (x.agent_id.clone(), x.quantity - f))
+                .collect();
+            let carried: Vec<(String, u64)> = carry.iter().map(|x| (x.agent_id.clone(), x.quantity)).collect();
+            prop_assert_eq!(carried, left);
+            prop_assert_eq!(o.efficiency, if o.volume > 0 { Some(1.0) } else { None });
+        }
+
+        /// Market orders clear as limit orders at the call's most aggressive limits.
+        #[test]
+        fn market_orders_clear_at_the_most_aggressive_limits(orders in orders(), market in prop::collection::vec(any::<bool>(), 14)) {
+            let mixed: Vec<Order> = orders.iter().zip(&market).map(|(o, &m)| Order {
+                limit: if m { None } else { o.limit },
+                ..o.clone()
+            }).collect();
+            let o = clear(&mixed).unwrap();
+            let bounds = market_limits(&mixed);
+            let as_limits: Vec<Order> = mixed.iter().filter_map(|x| {
+                limit_of(x, bounds).map(|l| Order { limit: Some(l), ..x.clone() })
+            }).collect();
+            prop_assert_eq!((o.volume, o.clearing_price), reference::call(&as_limits));
+            for f in &o.fills {
+                let order = mixed.iter().find(|x| x.agent_id == f.agent_id).unwrap();
+                prop_assert!(f.quantity <= order.quantity);
+                if let Some(l) = order.limit {
+                    match f.side {
+                        Side::Buy => prop_assert!(f.price <= l),
+                        Side::Sell => prop_assert!(f.price >= l),
+                    }
+                }
+            }
         }
 
         /// Monotonicity: adding a buy order never lowers the volume.

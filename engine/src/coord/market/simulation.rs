@@ -74,8 +74,9 @@ pub struct PeriodReport {
     pub volume: u64,
     /// Surplus at the traders' true values over the units traded.
     pub value_surplus: Money,
-    /// Realised value surplus over the best possible with this period's orders' owners.
-    pub efficiency: f64,
+    /// Realised value surplus over the best possible with this period's orders' owners;
+    /// `null` when no trade is feasible.
+    pub efficiency: Option<f64>,
 }
 
 /// A simulation's result.
@@ -264,7 +265,7 @@ mod tests {
         assert!(a.total_volume > 0);
         for p in &a.periods {
             assert!(p.orders <= 20);
-            assert!((0.0..=1.0).contains(&p.efficiency));
+            assert!(p.efficiency.is_none_or(|e| (0.0..=1.0).contains(&e)));
             if p.volume == 0 {
                 assert!(p.clearing_price.is_none());
             }
@@ -286,7 +287,7 @@ mod tests {
         assert!(
             r.periods
                 .iter()
-                .all(|p| p.carried == 0 && p.efficiency == 1.0)
+                .all(|p| p.carried == 0 && p.efficiency.is_none_or(|e| e == 1.0))
         );
         s.participation = 0.0;
         assert_eq!(run(&s).unwrap().total_volume, 0);
