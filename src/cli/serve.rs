@@ -1,8 +1,10 @@
 //! `mabeam serve`: the engine behind the HTTP API until SIGTERM or SIGINT.
 //!
-//! Shutdown order: 1) `/ready` turns false; 2) the listeners close; 3) in-flight
-//! requests finish within `core.graceful_shutdown_timeout`; 4) the engine drains
-//! (`Engine::shutdown`); the process exits 0.
+//! Shutdown order: 1) `/ready` turns false and every answer carries `Connection: close`,
+//! while the server keeps serving for `server.drain_grace_ms` (a second signal cuts it
+//! short); 2) the listeners close; 3) in-flight requests finish within
+//! `core.graceful_shutdown_timeout`; 4) the engine drains (`Engine::shutdown`); the
+//! process exits 0.
 
 use crate::http::audit::{AUDIT_QUEUE_MAX, AuditWriter};
 use crate::http::metrics::HttpMetrics;
@@ -137,8 +139,25 @@ pub(crate) fn run(profile_path: Option<&Path>, flags: ServeFlags) -> anyhow::Res
     let _ = std::io::stdout().flush();
 
     let signal = signals.block_on(wait_for_signal(&mut term, &mut int));
-    tracing::info!(signal, "shutting down: readiness off, listeners closing");
+    let grace = handle.config().server.drain_grace_ms;
+    tracing::info!(
+        signal,
+        grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX),
+        "shutting down: readiness off, still serving for server.drain_grace_ms"
+    );
     state.start_draining();
+    // Load balancers see `/ready` false and stop sending; every answer meanwhile says
+    // `Connection: close`, so clients move their connections elsewhere. A second signal
+    // ends the wait.
+    signals.block_on(async {
+        tokio::select! {
+            () = tokio::time::sleep(grace) => {}
+            again = wait_for_signal(&mut term, &mut int) => {
+                tracing::info!(signal = again, "second signal: ending the drain grace now");
+            }
+        }
+    });
+    tracing::info!("listeners closing; in-flight requests finish");
     server.shutdown();
     let agents = handle.agent_count();
     drop(state);

@@ -11,7 +11,7 @@ use crate::http::reply::{ApiError, Reply};
 use crate::http::router::{self, Family, Route};
 use crate::http::routes::{self, Call};
 use crate::http::state::AppState;
-use http::header::{HeaderName, HeaderValue, WWW_AUTHENTICATE};
+use http::header::{CONNECTION, HeaderName, HeaderValue, WWW_AUTHENTICATE};
 use http::{Request, StatusCode};
 use hyper::body::Incoming;
 use std::convert::Infallible;
@@ -20,6 +20,7 @@ use std::net::IpAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -108,6 +109,8 @@ pub(crate) async fn handle(
 ) -> Result<Reply, Infallible> {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
+    let has_body = crate::http::body::present(&parts.headers);
+    let body_read = AtomicBool::new(false);
     let mut principal = Principal::Anonymous;
     let mut audited = false;
     let (family, result) = match router::resolve(&parts.method, parts.uri.path()) {
@@ -136,6 +139,7 @@ pub(crate) async fn handle(
                                 principal: &principal,
                                 body: Some(body),
                                 read: None,
+                                body_read: &body_read,
                             };
                             guarded(&state, core, route, call).await
                         }
@@ -159,6 +163,12 @@ pub(crate) async fn handle(
     };
     resp.headers_mut()
         .insert(NODE_HEADER, state.node_header.clone());
+    // The connection ends after this answer when the server drains, or when the answer
+    // goes out before the body was read (hyper cannot reuse the connection then): say so.
+    if state.is_draining() || (has_body && !body_read.load(Ordering::Relaxed)) {
+        resp.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
     let elapsed = started.elapsed();
     let status = resp.status().as_u16();
     state.metrics.thread(core).record(family, status, elapsed);

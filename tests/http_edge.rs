@@ -1,0 +1,255 @@
+//! The HTTP edge: probes under a connection flood, the drain on SIGTERM, media types,
+//! `Connection: close`, the bearer scheme, logs and the audit log.
+
+mod http_support;
+
+use http_support::{
+    BASE_PROFILE, SEALED, Server, TempDir, parse_response, raw_exchange, request, sha256_hex,
+};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn auth_profile(extra: &str) -> String {
+    format!(
+        r#"{BASE_PROFILE}
+[security]
+auth_enabled = true
+{extra}
+
+[[security.tokens]]
+token_sha256 = "{op}"
+role = "operator"
+"#,
+        op = sha256_hex("op-token"),
+    )
+}
+
+#[test]
+fn the_bearer_scheme_is_case_insensitive() {
+    let s = Server::start(&auth_profile(""));
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let auth = format!("{scheme} op-token");
+        let r = s.request("GET", "/api/agents", &[("authorization", &auth)], None);
+        assert_eq!(r.status, 200, "{scheme}: {}", r.text());
+    }
+    let r = s.request(
+        "GET",
+        "/api/agents",
+        &[("authorization", "Basic op-token")],
+        None,
+    );
+    assert_eq!(r.status, 401);
+}
+
+#[test]
+fn check_profile_warns_when_auth_is_on_without_a_token() {
+    let dir = TempDir::new("check");
+    let run = |profile: &str| {
+        let path = dir.path("p.toml");
+        std::fs::write(&path, profile).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_mabeam"))
+            .arg("check-profile")
+            .arg(&path)
+            .env_remove("MABEAM_SECURITY__TOKENS")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let warned = run("[security]\nauth_enabled = true\n");
+    assert!(
+        warned.contains("warning") && warned.contains("security.tokens"),
+        "{warned}"
+    );
+    let quiet = run(&auth_profile(""));
+    assert!(!quiet.contains("warning"), "{quiet}");
+    let off = run("[security]\nauth_enabled = false\n");
+    assert!(!off.contains("warning"), "{off}");
+}
+
+/// Reads one response with a `Content-Length` body from a connection that stays open.
+fn read_one(c: &mut TcpStream) -> http_support::Resp {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Ok(r) = parse_response(&raw) {
+            return r;
+        }
+        let n = c.read(&mut buf).expect("read a response");
+        assert!(n > 0, "closed before a whole response: {raw:?}");
+        raw.extend_from_slice(&buf[..n]);
+    }
+}
+
+fn post_on(c: &mut TcpStream, path: &str, body: &str) -> http_support::Resp {
+    write!(
+        c,
+        "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    read_one(c)
+}
+
+#[test]
+fn sigterm_keeps_serving_with_ready_false_for_the_grace_then_closes() {
+    let mut s = Server::start(&format!("{BASE_PROFILE}drain_grace_ms = 1500\n"));
+    let mut kept = TcpStream::connect(s.addr).unwrap();
+    kept.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let r = post_on(&mut kept, "/api/coordinate", SEALED);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("connection"), None, "keep-alive before the signal");
+
+    let signalled = Instant::now();
+    s.signal("TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    // Not ready, but still answering, on new connections and on kept ones.
+    let ready = s.get("/ready");
+    assert_eq!(ready.status, 503, "{}", ready.text());
+    assert_eq!(ready.json()["ready"], false);
+    let health = s.get("/health");
+    assert_eq!(health.status, 200, "{}", health.text());
+    let r = post_on(&mut kept, "/api/coordinate", SEALED);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("connection"), Some("close"));
+    let mut rest = Vec::new();
+    assert_eq!(
+        kept.read_to_end(&mut rest).unwrap_or(0),
+        0,
+        "closed after it"
+    );
+    let fresh = request(
+        s.addr,
+        "POST",
+        "/api/coordinate",
+        &[("content-type", "application/json")],
+        Some(SEALED.as_bytes()),
+    )
+    .expect("served during the grace");
+    assert_eq!(fresh.status, 200);
+
+    let (status, lines) = s.wait(Duration::from_secs(20));
+    assert!(status.success(), "{status:?}");
+    assert!(
+        signalled.elapsed() >= Duration::from_millis(1500),
+        "exited before the grace ended: {:?}",
+        signalled.elapsed()
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("shutdown:")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn a_second_signal_ends_the_grace() {
+    let mut s = Server::start(&format!("{BASE_PROFILE}drain_grace_ms = 60000\n"));
+    let t0 = Instant::now();
+    s.signal("TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(s.get("/ready").status, 503);
+    let (status, _) = s.stop("INT", Duration::from_secs(20));
+    assert!(status.success());
+    assert!(t0.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn json_routes_refuse_other_media_types_with_415() {
+    let s = Server::start(BASE_PROFILE);
+    let post = |ctype: Option<&str>| {
+        let headers: Vec<(&str, &str)> = ctype.map(|c| ("content-type", c)).into_iter().collect();
+        s.request("POST", "/api/coordinate", &headers, Some(SEALED))
+    };
+    for refused in [
+        None,
+        Some("text/plain"),
+        Some("text/plain;charset=UTF-8"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+        Some("text/json"),
+    ] {
+        let r = post(refused);
+        assert_eq!(r.status, 415, "{refused:?}: {}", r.text());
+        assert_eq!(r.code(), "unsupported_media_type");
+        assert_eq!(r.field(), "Content-Type");
+    }
+    for accepted in [
+        "application/json",
+        "application/json; charset=utf-8",
+        "APPLICATION/JSON",
+        "application/vnd.mabeam+json",
+    ] {
+        let r = post(Some(accepted));
+        assert_eq!(r.status, 200, "{accepted}: {}", r.text());
+    }
+    // Every JSON route: registering, a variable update.
+    let r = s.request(
+        "POST",
+        "/api/agents",
+        &[("content-type", "text/plain")],
+        Some(r#"{"id":"a","kind":"k"}"#),
+    );
+    assert_eq!(r.status, 415);
+    assert_eq!(
+        s.post("/api/variables", r#"{"name":"v","value":1}"#).status,
+        201
+    );
+    let r = s.request(
+        "PUT",
+        "/api/variables/v",
+        &[],
+        Some(r#"{"value":2,"agent_id":"a"}"#),
+    );
+    assert_eq!(r.status, 415);
+    // A request without a body needs no Content-Type.
+    assert_eq!(
+        s.post("/api/auctions", r#"{"id":"x","type":"first_price"}"#)
+            .status,
+        201
+    );
+    let r = s.request("POST", "/api/auctions/x/close", &[], None);
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[test]
+fn an_answer_before_the_body_is_read_says_connection_close() {
+    let s = Server::start(BASE_PROFILE);
+    // Head and the first bytes of a body the server will not read.
+    let partial = |head: &str| {
+        let raw = raw_exchange(
+            s.addr,
+            format!("{head}host: x\r\ncontent-type: application/json\r\ncontent-length: 3000\r\n\r\n{{\"a\":").as_bytes(),
+        )
+        .expect("answered");
+        parse_response(&raw).expect("a response")
+    };
+    for (head, status) in [
+        ("POST /api/nowhere HTTP/1.1\r\n", 404),
+        ("POST /api/agents/a/health HTTP/1.1\r\n", 405),
+        ("PUT /api/coordinate HTTP/1.1\r\n", 405),
+    ] {
+        let r = partial(head);
+        assert_eq!(r.status, status, "{head}");
+        assert_eq!(r.header("connection"), Some("close"), "{head}");
+    }
+    // Over the body limit, announced up front: 413 and close.
+    let raw = raw_exchange(
+        s.addr,
+        b"POST /api/coordinate HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n{",
+    )
+    .unwrap();
+    let r = parse_response(&raw).unwrap();
+    assert_eq!(r.status, 413);
+    assert_eq!(r.header("connection"), Some("close"));
+    // A body that was read keeps the connection.
+    let mut c = TcpStream::connect(s.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    for _ in 0..3 {
+        let r = post_on(&mut c, "/api/coordinate", SEALED);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("connection"), None);
+    }
+}
