@@ -253,3 +253,75 @@ fn an_answer_before_the_body_is_read_says_connection_close() {
         assert_eq!(r.header("connection"), None);
     }
 }
+
+#[test]
+fn probes_answer_on_their_listener_with_the_api_connections_full() {
+    let profile = BASE_PROFILE
+        .replace(
+            "header_read_timeout_ms = 400",
+            "header_read_timeout_ms = 10000",
+        )
+        .replace("request_timeout_ms = 1500", "request_timeout_ms = 20000")
+        .replace(
+            "connections_per_core_max = 64",
+            "connections_per_core_max = 4",
+        )
+        + "probe_listen = \"127.0.0.1:0\"\n";
+    let s = Server::start(&profile);
+    let probes = s
+        .banner_addr("probes")
+        .expect("the probe address is printed");
+    // Fill every core's connections with idle clients (the kernel spreads them).
+    let idle: Vec<TcpStream> = (0..32)
+        .map(|_| TcpStream::connect(s.addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let main = s.get("/api/agents");
+    assert_eq!(
+        (main.status, main.code()),
+        (503, "too_many_connections".to_owned()),
+        "the API listener is full"
+    );
+    // Past the cap the API listener still answers the probes ...
+    for _ in 0..20 {
+        assert_eq!(s.get("/health").status, 200);
+        assert_eq!(s.get("/ready").status, 200);
+    }
+    // ... and the probe listener does whatever holds the API's connections.
+    for _ in 0..20 {
+        let h = request(probes, "GET", "/health", &[], None).expect("probe answered");
+        assert_eq!(h.status, 200, "{}", h.text());
+        assert_eq!(h.json()["status"], "healthy");
+        let r = request(probes, "GET", "/ready", &[], None).expect("probe answered");
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    // Nothing but the probes there.
+    let r = request(probes, "GET", "/api/agents", &[], None).unwrap();
+    assert_eq!((r.status, r.code()), (404, "not_found".to_owned()));
+    let r = request(probes, "POST", "/ready", &[], None).unwrap();
+    assert_eq!(r.status, 405);
+    drop(idle);
+}
+
+#[test]
+fn the_probe_listener_reports_the_drain() {
+    let mut s = Server::start(&format!(
+        "{BASE_PROFILE}drain_grace_ms = 800\nprobe_listen = \"127.0.0.1:0\"\n"
+    ));
+    let probes = s.banner_addr("probes").unwrap();
+    assert_eq!(
+        request(probes, "GET", "/ready", &[], None).unwrap().status,
+        200
+    );
+    s.signal("TERM");
+    std::thread::sleep(Duration::from_millis(200));
+    let r = request(probes, "GET", "/ready", &[], None).unwrap();
+    assert_eq!(r.status, 503);
+    assert_eq!(r.json()["reason"], "draining");
+    let (status, _) = s.wait(Duration::from_secs(20));
+    assert!(status.success());
+    assert!(
+        request(probes, "GET", "/ready", &[], None).is_err(),
+        "closed at the end"
+    );
+}

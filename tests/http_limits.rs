@@ -202,18 +202,26 @@ fn connection_cap_refuses_with_503_and_retry_after() {
         .map(|_| TcpStream::connect(s.addr).unwrap())
         .collect();
     std::thread::sleep(Duration::from_millis(150));
-    let r = request(s.addr, "GET", "/health", &[], None).unwrap();
+    let r = request(s.addr, "GET", "/api/agents", &[], None).unwrap();
     assert_eq!(
         (r.status, r.code()),
         (503, "too_many_connections".to_owned())
     );
     assert_eq!(r.header("retry-after"), Some("1"));
     assert_eq!(r.header("x-mabeam-node"), Some("test-node"));
+    assert_eq!(r.header("connection"), Some("close"));
+    // The probes are answered past the cap.
+    let r = request(s.addr, "GET", "/health", &[], None).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        request(s.addr, "GET", "/ready", &[], None).unwrap().status,
+        200
+    );
     drop(held);
     // The idle connections close; the cap frees up.
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let r = request(s.addr, "GET", "/health", &[], None).unwrap();
+        let r = request(s.addr, "GET", "/api/agents", &[], None).unwrap();
         if r.status == 200 {
             break;
         }

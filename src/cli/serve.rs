@@ -8,6 +8,7 @@
 
 use crate::http::audit::{AUDIT_QUEUE_MAX, AuditWriter};
 use crate::http::metrics::HttpMetrics;
+use crate::http::probe::ProbeServer;
 use crate::http::{AppState, Server, tls};
 use anyhow::Context as _;
 use mabeam_engine::api::Engine;
@@ -130,6 +131,17 @@ pub(crate) fn run(profile_path: Option<&Path>, flags: ServeFlags) -> anyhow::Res
         audit,
         metrics,
     ));
+    // The probe listener first: it answers `/ready` false ("starting") until the API
+    // listeners are up, and stays open until they are closed.
+    let probes = match handle.config().server.probe_listen {
+        Some(addr) => {
+            let p = ProbeServer::start(Arc::clone(&state), addr)
+                .with_context(|| format!("listening for probes on {addr} (server.probe_listen)"))?;
+            println!("probes listening on {}", p.local_addr());
+            Some(p)
+        }
+        None => None,
+    };
     let server = Server::start(Arc::clone(&state), tls.clone(), cores)
         .with_context(|| format!("listening on {}", state.settings.listen))?;
     let addr = server.local_addr();
@@ -159,6 +171,9 @@ pub(crate) fn run(profile_path: Option<&Path>, flags: ServeFlags) -> anyhow::Res
     });
     tracing::info!("listeners closing; in-flight requests finish");
     server.shutdown();
+    if let Some(p) = probes {
+        p.shutdown();
+    }
     let agents = handle.agent_count();
     drop(state);
     let report = engine.shutdown();

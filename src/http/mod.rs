@@ -21,6 +21,7 @@ pub(crate) mod idempotency;
 pub(crate) mod key;
 pub(crate) mod listener;
 pub(crate) mod metrics;
+pub(crate) mod probe;
 pub(crate) mod quota;
 pub(crate) mod reply;
 pub(crate) mod router;
