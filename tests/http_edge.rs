@@ -325,3 +325,96 @@ fn the_probe_listener_reports_the_drain() {
         "closed at the end"
     );
 }
+
+/// Runs `mabeam serve` with `profile` (`{dir}` replaced), no log filter from the
+/// environment, and stderr into `dir/stderr`; stops it with SIGTERM after `work` ran
+/// against its address. Returns what it wrote to stderr.
+fn serve_logged(dir: &TempDir, profile: &str, work: impl FnOnce(std::net::SocketAddr)) -> String {
+    use std::io::BufRead as _;
+    let path = dir.path("profile.toml");
+    std::fs::write(
+        &path,
+        profile.replace("{dir}", &dir.0.display().to_string()),
+    )
+    .unwrap();
+    let stderr = std::fs::File::create(dir.path("stderr")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mabeam"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--profile"])
+        .arg(&path)
+        .env_remove("MABEAM_LOG")
+        .env_remove("RUST_LOG")
+        .env_remove("MABEAM_LOG_FORMAT")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("a listening line").unwrap();
+        if let Some(a) = line.strip_prefix("listening on ") {
+            break a.trim().parse().unwrap();
+        }
+    };
+    work(addr);
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    assert!(child.wait().unwrap().success());
+    std::fs::read_to_string(dir.path("stderr")).unwrap()
+}
+
+const ESC: char = '\u{1b}';
+
+#[test]
+fn logs_to_a_pipe_carry_no_colour_codes() {
+    let dir = TempDir::new("logs");
+    let err = serve_logged(&dir, &format!("{BASE_PROFILE}drain_grace_ms = 0\n"), |_| {});
+    assert!(err.contains("serving"), "{err}");
+    assert!(!err.contains(ESC), "ANSI escapes in {err:?}");
+}
+
+#[test]
+fn core_log_file_and_log_level_are_read() {
+    let dir = TempDir::new("logs");
+    let profile = |level: &str| {
+        format!(
+            "{BASE_PROFILE}drain_grace_ms = 0\n[core]\nlog_level = \"{level}\"\nlog_file = \"{{dir}}/logs/{level}/mabeam.log\"\n"
+        )
+    };
+    let err = serve_logged(&dir, &profile("info"), |addr| {
+        request(addr, "GET", "/health", &[], None).unwrap();
+    });
+    let log = std::fs::read_to_string(dir.path("logs/info/mabeam.log")).expect("the log file");
+    assert!(log.contains("serving"), "{log}");
+    assert!(log.contains("shutting down"), "{log}");
+    assert!(!log.contains(ESC), "ANSI escapes in the log file");
+    assert!(
+        !err.contains("serving"),
+        "lines went to the file, not stderr: {err}"
+    );
+    // `error` leaves the info lines out.
+    serve_logged(&dir, &profile("error"), |_| {});
+    let log = std::fs::read_to_string(dir.path("logs/error/mabeam.log")).expect("the log file");
+    assert!(!log.contains("serving"), "{log}");
+}
+
+#[test]
+fn an_unwritable_log_file_stops_the_start_with_the_key() {
+    let dir = TempDir::new("logs");
+    let path = dir.path("p.toml");
+    std::fs::write(
+        &path,
+        format!("{BASE_PROFILE}[core]\nlog_file = \"/proc/mabeam/mabeam.log\"\n"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mabeam"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--profile"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("core.log_file"), "{err}");
+}

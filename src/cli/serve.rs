@@ -89,7 +89,8 @@ pub(crate) fn run(profile_path: Option<&Path>, flags: ServeFlags) -> anyhow::Res
         }
         None => hostname(),
     };
-    crate::cli::logging::set_format(config.server.log_format);
+    crate::cli::logging::apply(&config.core, config.server.log_format)
+        .context("opening the log file")?;
     let tls = match tls::paths(&config)? {
         Some((cert, key)) => Some(tls::acceptor(&cert, &key)?),
         None => None,
