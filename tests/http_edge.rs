@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 fn auth_profile(extra: &str) -> String {
     format!(
-        r#"{BASE_PROFILE}
+        r#"{BASE_PROFILE}drain_grace_ms = 0
 [security]
 auth_enabled = true
 {extra}
@@ -417,4 +417,126 @@ fn an_unwritable_log_file_stops_the_start_with_the_key() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("core.log_file"), "{err}");
+}
+
+fn audit_lines(dir: &TempDir) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for name in ["audit.log.3", "audit.log.2", "audit.log.1", "audit.log"] {
+        if let Ok(text) = std::fs::read_to_string(dir.path(name)) {
+            out.extend(
+                text.lines()
+                    .map(|l| serde_json::from_str(l).expect("JSON line")),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn failed_authentications_are_limited_by_address_before_the_token_is_checked() {
+    let mut s = Server::start(&auth_profile(
+        "auth_failures_per_second = 2\nauth_failures_burst = 3\naudit_enabled = true\naudit_path = \"{dir}/audit.log\"",
+    ));
+    let get = |token: &str, forwarded: Option<&str>| {
+        let auth = format!("Bearer {token}");
+        let mut h = vec![("authorization", auth.as_str())];
+        if let Some(f) = forwarded {
+            h.push(("x-forwarded-for", f));
+        }
+        s.request("GET", "/api/agents", &h, None)
+    };
+    assert_eq!(get("op-token", None).status, 200);
+    for _ in 0..3 {
+        assert_eq!(get("wrong", None).status, 401);
+    }
+    let r = get("wrong", None);
+    assert_eq!(
+        (r.status, r.code()),
+        (429, "too_many_auth_failures".to_owned())
+    );
+    assert_eq!(r.header("retry-after"), Some("1"));
+    // Refused before the token is looked at: a valid one waits too.
+    assert_eq!(get("op-token", None).status, 429);
+    // An untrusted peer cannot pick another address with X-Forwarded-For.
+    assert_eq!(get("op-token", Some("198.51.100.9")).status, 429);
+    // The probes are never limited.
+    assert_eq!(s.get("/health").status, 200);
+    // The budget refills at the configured rate.
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(get("op-token", None).status, 200);
+    let (status, _) = s.stop("TERM", Duration::from_secs(20));
+    assert!(status.success());
+    let lines = audit_lines(&s.dir);
+    let refusals: Vec<_> = lines.iter().filter(|l| l["kind"] == "refusals").collect();
+    assert_eq!(refusals.len(), 1, "{lines:?}");
+    assert_eq!(refusals[0]["client"], "127.0.0.1");
+    assert_eq!(refusals[0]["statuses"]["401"], 3);
+    assert_eq!(refusals[0]["statuses"]["429"], 3);
+    assert_eq!(refusals[0]["count"], 6);
+}
+
+#[test]
+fn a_refusal_flood_is_counted_per_address_and_the_audit_log_rotates() {
+    let mut s = Server::start(&auth_profile(
+        "auth_failures_per_second = 0\naudit_enabled = true\naudit_path = \"{dir}/audit.log\"\n\
+         audit_level = \"all\"\naudit_file_max_bytes = 4096\naudit_files_max = 2\n\
+         audit_refusals_interval_ms = 100\ntrusted_proxies = \"127.0.0.1\"",
+    ));
+    // Reads are audited one by one at audit_level = "all", with the forwarded address.
+    for _ in 0..100 {
+        let r = s.request(
+            "GET",
+            "/api/agents",
+            &[
+                ("authorization", "Bearer op-token"),
+                ("x-forwarded-for", "198.51.100.4"),
+            ],
+            None,
+        );
+        assert_eq!(r.status, 200);
+    }
+    let flood = 300;
+    for i in 0..flood {
+        let forwarded = if i % 2 == 0 {
+            "203.0.113.7"
+        } else {
+            "203.0.113.8"
+        };
+        let r = s.request(
+            "GET",
+            "/api/agents",
+            &[
+                ("authorization", "Bearer wrong"),
+                ("x-forwarded-for", forwarded),
+            ],
+            None,
+        );
+        assert_eq!(r.status, 401);
+    }
+    let (status, _) = s.stop("TERM", Duration::from_secs(20));
+    assert!(status.success());
+    // Rotated by size: at most two rotated files beside the live one, none much over the size.
+    assert!(!s.dir.path("audit.log.3").exists());
+    assert!(s.dir.path("audit.log.2").exists(), "rotated");
+    for name in ["audit.log", "audit.log.1", "audit.log.2"] {
+        let len = std::fs::metadata(s.dir.path(name)).unwrap().len();
+        assert!(len <= 4096 + 512, "{name}: {len} bytes");
+    }
+    let lines = audit_lines(&s.dir);
+    let refusals: Vec<_> = lines.iter().filter(|l| l["kind"] == "refusals").collect();
+    // Refusals: per address and interval, far fewer lines than requests; none lost.
+    assert!(refusals.len() < 60, "{} refusal lines", refusals.len());
+    for client in ["203.0.113.7", "203.0.113.8"] {
+        let total: u64 = refusals
+            .iter()
+            .filter(|l| l["client"] == client)
+            .map(|l| l["count"].as_u64().unwrap())
+            .sum();
+        assert_eq!(total, flood / 2, "{client}");
+    }
+    let reads = lines
+        .iter()
+        .filter(|l| l["kind"] == "request" && l["method"] == "GET" && l["client"] == "198.51.100.4")
+        .count();
+    assert!(reads > 0, "reads are audited at level all");
 }

@@ -6,7 +6,7 @@
 //! `core.graceful_shutdown_timeout`; 4) the engine drains (`Engine::shutdown`); the
 //! process exits 0.
 
-use crate::http::audit::{AUDIT_QUEUE_MAX, AuditWriter};
+use crate::http::audit::{AUDIT_QUEUE_MAX, AuditFile, AuditWriter};
 use crate::http::metrics::HttpMetrics;
 use crate::http::probe::ProbeServer;
 use crate::http::{AppState, Server, tls};
@@ -111,8 +111,15 @@ pub(crate) fn run(profile_path: Option<&Path>, flags: ServeFlags) -> anyhow::Res
 
     let audit_dropped = Arc::new(AtomicU64::new(0));
     let (audit, audit_writer) = if config.security.audit_enabled {
+        let s = &config.security;
+        let file = s.audit_path.as_deref().map(|path| AuditFile {
+            path,
+            max_bytes: s.audit_file_max_bytes,
+            keep: s.audit_files_max,
+        });
         let (sink, writer) = AuditWriter::start(
-            config.security.audit_path.as_deref(),
+            file,
+            s.audit_refusals_interval_ms,
             AUDIT_QUEUE_MAX,
             Arc::clone(&audit_dropped),
         )

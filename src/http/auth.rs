@@ -143,6 +143,17 @@ impl Auth {
         self.enabled
     }
 
+    /// Whether `route` needs a token: auth is on and the route is not open (the probes,
+    /// and `/metrics` when `metrics_public`).
+    pub(crate) fn needs_token(&self, route: &Route<'_>) -> bool {
+        let open = match route {
+            Route::Health | Route::Ready => true,
+            Route::Metrics => self.metrics_public,
+            _ => false,
+        };
+        self.enabled && !open
+    }
+
     /// The token entry whose digest equals SHA-256(`token`); every entry is compared.
     fn lookup(&self, token: &[u8]) -> Option<Principal> {
         let digest: [u8; 32] = Sha256::digest(token).into();
@@ -170,12 +181,7 @@ impl Auth {
         route: &Route<'_>,
         headers: &HeaderMap,
     ) -> Result<Principal, ApiError> {
-        let open = match route {
-            Route::Health | Route::Ready => true,
-            Route::Metrics => self.metrics_public,
-            _ => false,
-        };
-        if !self.enabled || open {
+        if !self.needs_token(route) {
             return Ok(Principal::Anonymous);
         }
         let Some(value) = headers.get(AUTHORIZATION) else {

@@ -16,6 +16,7 @@
 pub(crate) mod audit;
 pub(crate) mod auth;
 pub(crate) mod body;
+pub(crate) mod client;
 pub(crate) mod conn;
 pub(crate) mod idempotency;
 pub(crate) mod key;

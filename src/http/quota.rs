@@ -89,6 +89,24 @@ impl Quota {
         }
     }
 
+    /// Whether `client`'s bucket holds a request at `now`, without taking it; when it is
+    /// empty, how long until it holds one again. An untracked client has a full bucket.
+    pub(crate) fn available(&self, client: &Client, now: Instant) -> Result<(), Duration> {
+        let shard = (self.hasher.hash_one(client) as usize) % SHARDS;
+        let map = self.shards[shard].lock();
+        match map.get(client) {
+            None => Ok(()),
+            Some(b) => {
+                let tokens = refilled(b, now, self.rate).min(self.burst);
+                if tokens >= 1.0 {
+                    Ok(())
+                } else {
+                    Err(Duration::from_secs_f64((1.0 - tokens) / self.rate))
+                }
+            }
+        }
+    }
+
     /// Clients tracked now.
     #[cfg(test)]
     pub(crate) fn clients(&self) -> usize {
@@ -132,6 +150,19 @@ mod tests {
         }
         assert!(q.take(&ip(1), t2).is_err());
         assert!(Quota::new(0, 5).is_none());
+    }
+
+    #[test]
+    fn available_looks_without_taking() {
+        let q = Quota::new(10, 2).unwrap();
+        let t0 = Instant::now();
+        assert_eq!(q.available(&ip(1), t0), Ok(()));
+        assert_eq!(q.available(&ip(1), t0), Ok(()));
+        assert_eq!(q.take(&ip(1), t0), Ok(()));
+        assert_eq!(q.take(&ip(1), t0), Ok(()));
+        let wait = q.available(&ip(1), t0).unwrap_err();
+        assert!(wait > Duration::from_millis(90) && wait <= Duration::from_millis(100));
+        assert_eq!(q.available(&ip(1), t0 + Duration::from_millis(100)), Ok(()));
     }
 
     #[test]
