@@ -540,3 +540,33 @@ fn a_refusal_flood_is_counted_per_address_and_the_audit_log_rotates() {
         .count();
     assert!(reads > 0, "reads are audited at level all");
 }
+
+#[test]
+fn past_its_own_bound_the_probe_listener_answers_503() {
+    let profile = BASE_PROFILE
+        .replace(
+            "header_read_timeout_ms = 400",
+            "header_read_timeout_ms = 10000",
+        )
+        .replace("request_timeout_ms = 1500", "request_timeout_ms = 20000")
+        + "probe_listen = \"127.0.0.1:0\"\n";
+    let s = Server::start(&profile);
+    let probes = s.banner_addr("probes").unwrap();
+    // 64 idle connections hold the probe listener's whole budget.
+    let idle: Vec<TcpStream> = (0..64)
+        .map(|_| TcpStream::connect(probes).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let r = request(probes, "GET", "/health", &[], None).expect("an answer, not a silent close");
+    assert_eq!(
+        (r.status, r.code()),
+        (503, "too_many_connections".to_owned())
+    );
+    assert_eq!(r.header("retry-after"), Some("1"));
+    drop(idle);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while request(probes, "GET", "/health", &[], None).map(|r| r.status) != Ok(200) {
+        assert!(Instant::now() < deadline, "the budget never freed up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -4,7 +4,7 @@
 //! the probes answered and anything else a 503 with `Retry-After`.
 
 use crate::http::probe;
-use crate::http::reply::{ApiError, Reply};
+use crate::http::reply::{ApiError, RETRY_AFTER_SECONDS, Reply};
 use crate::http::service::{self, NODE_HEADER};
 use crate::http::state::AppState;
 use http::header::{CONNECTION, HeaderValue};
@@ -128,6 +128,33 @@ where
     }
 }
 
+/// The bytes of the 503 written at once, without reading the request, when even the
+/// connections past the cap are too many to read (a bounded path must still answer).
+pub(crate) fn overflow_bytes(node: &str) -> Vec<u8> {
+    let body = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "too_many_connections",
+        "this server is at its connection limits; retry shortly or reuse a connection",
+    )
+    .body();
+    let mut out = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: {RETRY_AFTER_SECONDS}\r\nx-mabeam-node: {node}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(&body);
+    out
+}
+
+/// Writes `bytes` if the socket takes them at once (a fresh connection's send buffer is
+/// empty), never waiting, then lets the connection close. Over TLS nothing can be said
+/// before a handshake, so the connection just closes.
+pub(crate) fn refuse_at_once(stream: &TcpStream, tls: bool, bytes: &[u8]) {
+    if !tls {
+        let _ = stream.try_write(bytes);
+    }
+}
+
 /// Past the connection cap: reads one request head within a short budget, answers it
 /// ([`over_cap`]) and closes.
 pub(crate) async fn refuse(stream: TcpStream, tls: Option<TlsAcceptor>, state: Arc<AppState>) {
@@ -142,4 +169,22 @@ pub(crate) async fn refuse(stream: TcpStream, tls: Option<TlsAcceptor>, state: A
         }
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_overflow_answer_is_a_complete_http_response() {
+        let b = overflow_bytes("n1");
+        let text = String::from_utf8(b).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 503 "));
+        assert!(head.contains("retry-after: 1"));
+        assert!(head.contains("connection: close"));
+        assert!(head.contains(&format!("content-length: {}", body.len())));
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["error"]["code"], "too_many_connections");
+    }
 }

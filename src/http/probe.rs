@@ -7,6 +7,7 @@
 //! first), so `/ready` is seen false for `server.drain_grace_ms`. It serves plain HTTP
 //! and nothing but the two probes; bind it to an address only the orchestrator reaches.
 
+use crate::http::conn;
 use crate::http::reply::{ApiError, Reply};
 use crate::http::routes;
 use crate::http::service::NODE_HEADER;
@@ -26,8 +27,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// Probe connections open at once; past it a new one is closed at once (probes open a
-/// connection each, a few per period).
+/// Probe connections open at once; past it a new one gets a canned 503 and is closed
+/// (probes open a connection each, a few per period).
 const PROBE_CONNECTIONS_MAX: usize = 64;
 /// Time a probe connection gets to finish once the listener stops.
 const CLOSE_BUDGET: Duration = Duration::from_millis(500);
@@ -86,6 +87,7 @@ async fn run(
         }
     };
     let open = Arc::new(AtomicUsize::new(0));
+    let overflow = conn::overflow_bytes(&state.node_id);
     loop {
         tokio::select! {
             biased;
@@ -93,7 +95,7 @@ async fn run(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     if open.load(Ordering::Relaxed) >= PROBE_CONNECTIONS_MAX {
-                        drop(stream);
+                        conn::refuse_at_once(&stream, false, &overflow);
                         continue;
                     }
                     open.fetch_add(1, Ordering::Relaxed);

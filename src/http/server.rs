@@ -18,7 +18,7 @@ use tokio_rustls::TlsAcceptor;
 /// How often an HTTP thread publishes its telemetry recorder.
 const TICK_EVERY: Duration = Duration::from_millis(100);
 /// Connections past the cap one core answers at once (probes answered, the rest 503);
-/// past it the connection is closed without an answer.
+/// past it a canned 503 is written without waiting (plain HTTP) and the connection closed.
 const REFUSALS_MAX: usize = 256;
 /// Threads each runtime may use for blocking work (batch clearing on the pool).
 const BLOCKING_THREADS_MAX: usize = 4;
@@ -119,6 +119,7 @@ async fn run_core(
         }
     };
     let stats = state.metrics.thread(core);
+    let overflow = conn::overflow_bytes(&state.node_id);
     let cap = state.settings.connections_per_core_max;
     let refusing = Arc::new(AtomicUsize::new(0));
     let (alive, mut all_closed) = mpsc::channel::<()>(1);
@@ -136,8 +137,10 @@ async fn run_core(
                     if stats.open_connections() >= cap as u64 {
                         stats.connection_refused();
                         // Answering refusals is bounded too: past the cap of refusals in
-                        // flight, the connection is just closed.
-                        if refusing.load(Ordering::Relaxed) < REFUSALS_MAX {
+                        // flight, a canned 503 is written without waiting, then closed.
+                        if refusing.load(Ordering::Relaxed) >= REFUSALS_MAX {
+                            conn::refuse_at_once(&stream, tls.is_some(), &overflow);
+                        } else {
                             refusing.fetch_add(1, Ordering::Relaxed);
                             let refusing = Arc::clone(&refusing);
                             let tls = tls.clone();
