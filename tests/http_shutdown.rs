@@ -162,6 +162,8 @@ fn an_in_flight_request_finishes_during_shutdown() {
     let _ = c.read_to_end(&mut raw);
     let r = parse_response(&raw).expect("the in-flight request was answered");
     assert_eq!(r.status, 200);
+    // The server closes after it, and says so.
+    assert_eq!(r.header("connection"), Some("close"));
     assert_eq!(r.json()["outcome"]["price"], 12);
     let (status, lines) = s.wait(Duration::from_secs(20));
     assert!(status.success(), "{status:?}");
