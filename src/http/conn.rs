@@ -94,18 +94,21 @@ async fn serve_io<I>(
 /// answers its liveness and readiness probes), anything else 503 `too_many_connections`
 /// with `Retry-After`; the connection closes after it.
 fn over_cap(state: &Arc<AppState>, req: &Request<Incoming>) -> Reply {
-    let mut resp = probe::probe_reply(state, req).unwrap_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too_many_connections",
-            "this server core is at server.connections_per_core_max open connections; retry shortly or reuse a connection",
-        )
-        .into_reply()
-    });
+    let mut resp =
+        probe::probe_reply(state, req).unwrap_or_else(|| too_many_connections().into_reply());
     let h = resp.headers_mut();
     h.insert(NODE_HEADER, state.node_header.clone());
     h.insert(CONNECTION, HeaderValue::from_static("close"));
     resp
+}
+
+/// The 503 of a connection past a bound.
+fn too_many_connections() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "too_many_connections",
+        "this server is at its connection limit (server.connections_per_core_max); retry shortly or reuse a connection",
+    )
 }
 
 async fn refuse_io<I>(io: I, state: &Arc<AppState>)
@@ -131,12 +134,7 @@ where
 /// The bytes of the 503 written at once, without reading the request, when even the
 /// connections past the cap are too many to read (a bounded path must still answer).
 pub(crate) fn overflow_bytes(node: &str) -> Vec<u8> {
-    let body = ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "too_many_connections",
-        "this server is at its connection limits; retry shortly or reuse a connection",
-    )
-    .body();
+    let body = too_many_connections().body();
     let mut out = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: {RETRY_AFTER_SECONDS}\r\nx-mabeam-node: {node}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
         body.len()
@@ -147,11 +145,19 @@ pub(crate) fn overflow_bytes(node: &str) -> Vec<u8> {
 }
 
 /// Writes `bytes` if the socket takes them at once (a fresh connection's send buffer is
-/// empty), never waiting, then lets the connection close. Over TLS nothing can be said
-/// before a handshake, so the connection just closes.
+/// empty), never waiting, and reads what already arrived (closing over unread bytes
+/// would reset the connection under the answer); the caller then drops the stream. Over
+/// TLS nothing can be said before a handshake, so the connection just closes.
 pub(crate) fn refuse_at_once(stream: &TcpStream, tls: bool, bytes: &[u8]) {
-    if !tls {
-        let _ = stream.try_write(bytes);
+    if tls || stream.try_write(bytes).is_err() {
+        return;
+    }
+    let mut sink = [0u8; 4_096];
+    for _ in 0..4 {
+        match stream.try_read(&mut sink) {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
     }
 }
 
