@@ -21,12 +21,27 @@ const SHARDS: usize = 16;
 /// Who a quota belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Client {
-    /// An anonymous client, by address.
+    /// An anonymous client, by address ([`Client::network`] for budgets per address).
     Ip(IpAddr),
     /// A token's agent.
     Agent(Arc<str>),
     /// A token without an agent id, by role.
     Role(&'static str),
+}
+
+impl Client {
+    /// The budget key of an address: an IPv4 address itself, an IPv6 address's /64 (one
+    /// host usually holds a whole /64, so counting single IPv6 addresses would let it
+    /// rotate through them).
+    pub(crate) fn network(ip: IpAddr) -> Client {
+        match ip.to_canonical() {
+            IpAddr::V6(v6) => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                Client::Ip(IpAddr::V6(bits.into()))
+            }
+            v4 => Client::Ip(v4),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -68,13 +83,7 @@ impl Quota {
     pub(crate) fn take(&self, client: &Client, now: Instant) -> Result<(), Duration> {
         let shard = (self.hasher.hash_one(client) as usize) % SHARDS;
         let mut map = self.shards[shard].lock();
-        if !map.contains_key(client) && map.len() >= CLIENTS_MAX / SHARDS {
-            let (rate, burst) = (self.rate, self.burst);
-            map.retain(|_, b| refilled(b, now, rate) < burst);
-            if map.len() >= CLIENTS_MAX / SHARDS {
-                return Err(Duration::from_secs(1));
-            }
-        }
+        self.room_for(&mut map, client, now)?;
         let bucket = map.entry(client.clone()).or_insert(Bucket {
             tokens: self.burst,
             at: now,
@@ -89,13 +98,32 @@ impl Quota {
         }
     }
 
+    /// Past the bound, forgets the clients whose buckets have refilled; if none has, a
+    /// new client is refused (never let through untracked).
+    fn room_for(
+        &self,
+        map: &mut HashMap<Client, Bucket>,
+        client: &Client,
+        now: Instant,
+    ) -> Result<(), Duration> {
+        if !map.contains_key(client) && map.len() >= CLIENTS_MAX / SHARDS {
+            let (rate, burst) = (self.rate, self.burst);
+            map.retain(|_, b| refilled(b, now, rate) < burst);
+            if map.len() >= CLIENTS_MAX / SHARDS {
+                return Err(Duration::from_secs(1));
+            }
+        }
+        Ok(())
+    }
+
     /// Whether `client`'s bucket holds a request at `now`, without taking it; when it is
-    /// empty, how long until it holds one again. An untracked client has a full bucket.
+    /// empty, how long until it holds one again. An untracked client has a full bucket,
+    /// unless the table is full of active ones (then it waits like an over-rate client).
     pub(crate) fn available(&self, client: &Client, now: Instant) -> Result<(), Duration> {
         let shard = (self.hasher.hash_one(client) as usize) % SHARDS;
-        let map = self.shards[shard].lock();
+        let mut map = self.shards[shard].lock();
         match map.get(client) {
-            None => Ok(()),
+            None => self.room_for(&mut map, client, now),
             Some(b) => {
                 let tokens = refilled(b, now, self.rate).min(self.burst);
                 if tokens >= 1.0 {
@@ -150,6 +178,19 @@ mod tests {
         }
         assert!(q.take(&ip(1), t2).is_err());
         assert!(Quota::new(0, 5).is_none());
+    }
+
+    #[test]
+    fn ipv6_addresses_share_their_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(Client::network(a), Client::network(b));
+        assert_ne!(Client::network(a), Client::network(c));
+        let v4: IpAddr = "10.0.0.1".parse().unwrap();
+        assert_eq!(Client::network(v4), Client::Ip(v4));
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert_eq!(Client::network(mapped), Client::Ip(v4));
     }
 
     #[test]

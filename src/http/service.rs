@@ -132,8 +132,9 @@ fn admit(
         .as_ref()
         .filter(|_| state.auth.needs_token(route));
     let now = Instant::now();
+    let key = Client::network(client);
     if let Some(f) = failures
-        && let Err(wait) = f.available(&Client::Ip(client), now)
+        && let Err(wait) = f.available(&key, now)
     {
         state.metrics.thread(core).rate_limited();
         return Err(too_many_failures(state, wait));
@@ -143,7 +144,7 @@ fn admit(
             && let Some(f) = failures
         {
             // Spend one from the address's budget; an empty one is refused next time.
-            let _ = f.take(&Client::Ip(client), now);
+            let _ = f.take(&key, now);
         }
     })?;
     if let Some(e) = over_quota(state, route, &principal, client) {
