@@ -223,6 +223,12 @@ mod tests {
             refused >= 4_000,
             "new clients past the bound are refused: {refused}"
         );
+        // Looking without taking refuses them too: none is let through untracked.
+        let fresh = (0..64)
+            .map(|n| Client::Agent(Arc::from(format!("fresh{n}"))))
+            .filter(|c| q.available(c, t0).is_err())
+            .count();
+        assert_eq!(fresh, 64, "a full table refuses new clients");
         // Once the buckets have refilled, new clients take their place.
         let later = t0 + Duration::from_secs(5);
         assert_eq!(q.take(&Client::Role("operator"), later), Ok(()));
