@@ -7,6 +7,7 @@
 
 mod cli;
 mod http;
+mod logfile;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -89,7 +89,7 @@ fn body_limit_is_413() {
     let r = s.post("/api/coordinate", &big);
     assert_eq!((r.status, r.code()), (413, "body_too_large".to_owned()));
     // Chunked, with no length up front: refused once the running total passes the limit.
-    let mut req = "POST /api/agents HTTP/1.1\r\nhost: x\r\nconnection: close\r\ntransfer-encoding: chunked\r\n\r\n".as_bytes().to_vec();
+    let mut req = "POST /api/agents HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n".as_bytes().to_vec();
     for _ in 0..6 {
         req.extend_from_slice(format!("400\r\n{}\r\n", "y".repeat(1024)).as_bytes());
     }
@@ -172,7 +172,7 @@ fn slow_body_hits_the_request_timeout() {
     let s = Server::start(BASE_PROFILE); // request_timeout_ms = 1500
     let mut c = TcpStream::connect(s.addr).unwrap();
     c.write_all(
-        b"POST /api/coordinate HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 100\r\n\r\n{\"protocol\"",
+        b"POST /api/coordinate HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"protocol\"",
     )
     .unwrap();
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -202,18 +202,26 @@ fn connection_cap_refuses_with_503_and_retry_after() {
         .map(|_| TcpStream::connect(s.addr).unwrap())
         .collect();
     std::thread::sleep(Duration::from_millis(150));
-    let r = request(s.addr, "GET", "/health", &[], None).unwrap();
+    let r = request(s.addr, "GET", "/api/agents", &[], None).unwrap();
     assert_eq!(
         (r.status, r.code()),
         (503, "too_many_connections".to_owned())
     );
     assert_eq!(r.header("retry-after"), Some("1"));
     assert_eq!(r.header("x-mabeam-node"), Some("test-node"));
+    assert_eq!(r.header("connection"), Some("close"));
+    // The probes are answered past the cap.
+    let r = request(s.addr, "GET", "/health", &[], None).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        request(s.addr, "GET", "/ready", &[], None).unwrap().status,
+        200
+    );
     drop(held);
     // The idle connections close; the cap frees up.
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let r = request(s.addr, "GET", "/health", &[], None).unwrap();
+        let r = request(s.addr, "GET", "/api/agents", &[], None).unwrap();
         if r.status == 200 {
             break;
         }
@@ -272,8 +280,14 @@ fn full_inboxes_shed_with_503_and_retry_after() {
                 let mut seen = Vec::new();
                 for i in 0..25 {
                     let body = format!(r#"{{"id":"t{t}-{i}","kind":"k"}}"#);
-                    let r = request(addr, "POST", "/api/agents", &[], Some(body.as_bytes()))
-                        .expect("answered");
+                    let r = request(
+                        addr,
+                        "POST",
+                        "/api/agents",
+                        &[("content-type", "application/json")],
+                        Some(body.as_bytes()),
+                    )
+                    .expect("answered");
                     let code = if r.status == 201 {
                         String::new()
                     } else {

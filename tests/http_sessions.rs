@@ -205,7 +205,14 @@ fn shared_variables() {
         r.json(),
         serde_json::json!({"name":"rate","value":5,"version":1})
     );
-    let put = |body: &str| s.request("PUT", "/api/variables/rate", &[], Some(body));
+    let put = |body: &str| {
+        s.request(
+            "PUT",
+            "/api/variables/rate",
+            &[("content-type", "application/json")],
+            Some(body),
+        )
+    };
     let r = put(r#"{"value":7,"agent_id":"a","version":1}"#);
     assert_eq!((r.status, r.json()["version"].as_u64()), (200, Some(2)));
     let r = put(r#"{"value":8,"agent_id":"a","version":1}"#);
@@ -269,7 +276,10 @@ role = "agent"
         s.request(
             method,
             path,
-            &[("authorization", auth.as_str())],
+            &[
+                ("authorization", auth.as_str()),
+                ("content-type", "application/json"),
+            ],
             Some(body),
         )
     };

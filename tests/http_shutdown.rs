@@ -24,7 +24,7 @@ fn agents_at_shutdown(lines: &[String]) -> u64 {
 
 #[test]
 fn sigterm_under_load_loses_no_acknowledged_request() {
-    let mut s = Server::start(BASE_PROFILE);
+    let mut s = Server::start(&format!("{BASE_PROFILE}drain_grace_ms = 300\n"));
     let addr = s.addr;
     assert_eq!(
         s.post("/api/auctions", r#"{"id":"load","type":"first_price"}"#)
@@ -58,7 +58,7 @@ fn sigterm_under_load_loses_no_acknowledged_request() {
                     };
                     let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
                     let req = format!(
-                        "POST {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+                        "POST {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
                         body.len()
                     );
                     if c.write_all(req.as_bytes()).is_err() {
@@ -137,7 +137,7 @@ fn sigterm_under_load_loses_no_acknowledged_request() {
 
 #[test]
 fn an_in_flight_request_finishes_during_shutdown() {
-    let mut s = Server::start(BASE_PROFILE);
+    let mut s = Server::start(&format!("{BASE_PROFILE}drain_grace_ms = 0\n"));
     // Start a request: the head and half the body.
     let body = SEALED.as_bytes();
     let (first, rest) = body.split_at(body.len() / 2);
@@ -145,7 +145,7 @@ fn an_in_flight_request_finishes_during_shutdown() {
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     c.write_all(
         format!(
-            "POST /api/coordinate HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\n\r\n",
+            "POST /api/coordinate HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
             body.len()
         )
         .as_bytes(),
@@ -162,6 +162,8 @@ fn an_in_flight_request_finishes_during_shutdown() {
     let _ = c.read_to_end(&mut raw);
     let r = parse_response(&raw).expect("the in-flight request was answered");
     assert_eq!(r.status, 200);
+    // The server closes after it, and says so.
+    assert_eq!(r.header("connection"), Some("close"));
     assert_eq!(r.json()["outcome"]["price"], 12);
     let (status, lines) = s.wait(Duration::from_secs(20));
     assert!(status.success(), "{status:?}");
@@ -173,7 +175,7 @@ fn an_in_flight_request_finishes_during_shutdown() {
 
 #[test]
 fn sigint_exits_zero() {
-    let mut s = Server::start(BASE_PROFILE);
+    let mut s = Server::start(&format!("{BASE_PROFILE}drain_grace_ms = 0\n"));
     assert_eq!(
         s.post("/api/agents", r#"{"id":"one","kind":"k"}"#).status,
         201

@@ -203,6 +203,8 @@ def manifests(cmd: list, binary: str):
     prestops = []
     profile_text = PROFILE.read_text()
     grace_ms = int(re.search(r"^graceful_shutdown_timeout = (\d+)", profile_text, re.M).group(1))
+    drain = re.search(r"^drain_grace_ms = (\d+)", profile_text, re.M)
+    grace_ms += int(drain.group(1)) if drain else 5000  # server.drain_grace_ms, default 5 s
     for path, kind in (("k8s/deployment.yaml", "Deployment"), ("k8s/cluster/statefulset.yaml", "StatefulSet")):
         docs = yaml_docs(ROOT / path)
         wl = next(d for d in docs if d["kind"] == kind)
@@ -215,6 +217,11 @@ def manifests(cmd: list, binary: str):
         check(ports.get("http") == 4000, f"{path}: container port http must be 4000")
         check(c["livenessProbe"]["httpGet"]["path"] == "/health", f"{path}: liveness must probe /health")
         check(c["readinessProbe"]["httpGet"]["path"] == "/ready", f"{path}: readiness must probe /ready")
+        probe_port = ports.get("probes")
+        for probe in ("livenessProbe", "readinessProbe"):
+            check(c[probe]["httpGet"]["port"] == "probes", f"{path}: {probe} must use the probe listener (port probes)")
+        check(k8s_env(c).get("MABEAM_SERVER__PROBE_LISTEN") == f"0.0.0.0:{probe_port}",
+              f"{path}: MABEAM_SERVER__PROBE_LISTEN must listen on the probes port {probe_port}")
         res = c["resources"]
         check(res == {"requests": {"memory": "2Gi", "cpu": "1000m"}, "limits": {"memory": "4Gi", "cpu": "2000m"}},
               f"{path}: resources differ from the deployment guide's: {res}")
@@ -225,7 +232,7 @@ def manifests(cmd: list, binary: str):
         pre = c["lifecycle"]["preStop"]["exec"]["command"]
         pre_s = prestop_seconds(pre)
         check(spec["terminationGracePeriodSeconds"] > pre_s + grace_ms / 1000,
-              f"{path}: terminationGracePeriodSeconds must exceed preStop {pre_s}s + graceful_shutdown_timeout {grace_ms / 1000}s")
+              f"{path}: terminationGracePeriodSeconds must exceed preStop {pre_s}s + drain_grace_ms + graceful_shutdown_timeout ({grace_ms / 1000}s)")
         prestops.append(pre)
         env = k8s_env(c)
         for k in ("MABEAM_MAX_AGENTS", "MABEAM_COORDINATION_TIMEOUT", "MABEAM_SERVER__NODE_ID", "MABEAM_SECURITY__TOKENS"):

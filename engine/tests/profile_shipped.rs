@@ -61,7 +61,9 @@ fn default_toml_is_the_built_in_defaults_and_writes_every_set_key() {
     assert_eq!(
         defaulted,
         [
+            "core.log_file",
             "server.node_id",
+            "server.probe_listen",
             "security.tls_cert_path",
             "security.tls_key_path",
             "security.audit_path"

@@ -1,15 +1,19 @@
 //! `mabeam check-profile FILE`.
 
-use mabeam_engine::profile;
+use mabeam_engine::profile::{self, Config};
 use std::path::Path;
 use std::process::ExitCode;
 
-/// Prints the effective config, or the profile's errors (exit 2).
+/// Prints the effective config, or the profile's errors (exit 2). Warnings (a valid
+/// profile that will not work as probably meant) go to stderr and keep exit 0.
 pub(crate) fn run(file: &Path) -> anyhow::Result<ExitCode> {
     match profile::load_from_process_env(Some(file)) {
         Ok(loaded) => {
             print!("{}", loaded.render());
             print!("{}", monitoring_endpoints(|k| std::env::var(k).ok()));
+            if let Some(w) = auth_warning(&loaded.config) {
+                eprintln!("warning: {w}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
@@ -38,4 +42,15 @@ fn monitoring_endpoints(env: impl Fn(&str) -> Option<String>) -> String {
         out.push_str(&format!("  {var:<20} {value}  ({use_})\n"));
     }
     out
+}
+
+/// Authentication on with no token configured: every `/api/` request will answer 401.
+fn auth_warning(config: &Config) -> Option<String> {
+    let s = &config.security;
+    (s.auth_enabled && s.tokens.is_empty()).then(|| {
+        "security.auth_enabled = true but no token is configured (security.tokens): every \
+         /api/ request will answer 401; add a token (MABEAM_SECURITY__TOKENS) or set \
+         auth_enabled = false"
+            .to_owned()
+    })
 }

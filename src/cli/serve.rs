@@ -1,11 +1,14 @@
 //! `mabeam serve`: the engine behind the HTTP API until SIGTERM or SIGINT.
 //!
-//! Shutdown order: 1) `/ready` turns false; 2) the listeners close; 3) in-flight
-//! requests finish within `core.graceful_shutdown_timeout`; 4) the engine drains
-//! (`Engine::shutdown`); the process exits 0.
+//! Shutdown order: 1) `/ready` turns false and every answer carries `Connection: close`,
+//! while the server keeps serving for `server.drain_grace_ms` (a second signal cuts it
+//! short); 2) the listeners close; 3) in-flight requests finish within
+//! `core.graceful_shutdown_timeout`; 4) the engine drains (`Engine::shutdown`); the
+//! process exits 0.
 
-use crate::http::audit::{AUDIT_QUEUE_MAX, AuditWriter};
+use crate::http::audit::{AUDIT_QUEUE_MAX, AuditFile, AuditWriter};
 use crate::http::metrics::HttpMetrics;
+use crate::http::probe::ProbeServer;
 use crate::http::{AppState, Server, tls};
 use anyhow::Context as _;
 use mabeam_engine::api::Engine;
@@ -86,7 +89,8 @@ pub(crate) fn run(profile_path: Option<&Path>, flags: ServeFlags) -> anyhow::Res
         }
         None => hostname(),
     };
-    crate::cli::logging::set_format(config.server.log_format);
+    crate::cli::logging::apply(&config.core, config.server.log_format)
+        .context("opening the log file")?;
     let tls = match tls::paths(&config)? {
         Some((cert, key)) => Some(tls::acceptor(&cert, &key)?),
         None => None,
@@ -107,8 +111,15 @@ pub(crate) fn run(profile_path: Option<&Path>, flags: ServeFlags) -> anyhow::Res
 
     let audit_dropped = Arc::new(AtomicU64::new(0));
     let (audit, audit_writer) = if config.security.audit_enabled {
+        let s = &config.security;
+        let file = s.audit_path.as_deref().map(|path| AuditFile {
+            path,
+            max_bytes: s.audit_file_max_bytes,
+            keep: s.audit_files_max,
+        });
         let (sink, writer) = AuditWriter::start(
-            config.security.audit_path.as_deref(),
+            file,
+            s.audit_refusals_interval_ms,
             AUDIT_QUEUE_MAX,
             Arc::clone(&audit_dropped),
         )
@@ -128,6 +139,17 @@ pub(crate) fn run(profile_path: Option<&Path>, flags: ServeFlags) -> anyhow::Res
         audit,
         metrics,
     ));
+    // The probe listener first: it answers `/ready` false ("starting") until the API
+    // listeners are up, and stays open until they are closed.
+    let probes = match handle.config().server.probe_listen {
+        Some(addr) => {
+            let p = ProbeServer::start(Arc::clone(&state), addr)
+                .with_context(|| format!("listening for probes on {addr} (server.probe_listen)"))?;
+            println!("probes listening on {}", p.local_addr());
+            Some(p)
+        }
+        None => None,
+    };
     let server = Server::start(Arc::clone(&state), tls.clone(), cores)
         .with_context(|| format!("listening on {}", state.settings.listen))?;
     let addr = server.local_addr();
@@ -137,9 +159,29 @@ pub(crate) fn run(profile_path: Option<&Path>, flags: ServeFlags) -> anyhow::Res
     let _ = std::io::stdout().flush();
 
     let signal = signals.block_on(wait_for_signal(&mut term, &mut int));
-    tracing::info!(signal, "shutting down: readiness off, listeners closing");
+    let grace = handle.config().server.drain_grace_ms;
+    tracing::info!(
+        signal,
+        grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX),
+        "shutting down: readiness off, still serving for server.drain_grace_ms"
+    );
     state.start_draining();
+    // Load balancers see `/ready` false and stop sending; every answer meanwhile says
+    // `Connection: close`, so clients move their connections elsewhere. A second signal
+    // ends the wait.
+    signals.block_on(async {
+        tokio::select! {
+            () = tokio::time::sleep(grace) => {}
+            again = wait_for_signal(&mut term, &mut int) => {
+                tracing::info!(signal = again, "second signal: ending the drain grace now");
+            }
+        }
+    });
+    tracing::info!("listeners closing; in-flight requests finish");
     server.shutdown();
+    if let Some(p) = probes {
+        p.shutdown();
+    }
     let agents = handle.agent_count();
     drop(state);
     let report = engine.shutdown();

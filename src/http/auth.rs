@@ -117,6 +117,15 @@ fn ct_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
+/// The token of a `Bearer <token>` credential. The scheme is case-insensitive (RFC 9110
+/// section 11.1) and separated from the token by one or more spaces.
+fn bearer_token(value: &[u8]) -> Option<&[u8]> {
+    let space = value.iter().position(|&b| b == b' ')?;
+    let (scheme, rest) = value.split_at(space);
+    let token = rest.trim_ascii();
+    (scheme.eq_ignore_ascii_case(b"bearer") && !token.is_empty()).then_some(token)
+}
+
 impl Auth {
     pub(crate) fn new(security: &SecurityConfig) -> Self {
         Self {
@@ -132,6 +141,17 @@ impl Auth {
 
     pub(crate) fn enabled(&self) -> bool {
         self.enabled
+    }
+
+    /// Whether `route` needs a token: auth is on and the route is not open (the probes,
+    /// and `/metrics` when `metrics_public`).
+    pub(crate) fn needs_token(&self, route: &Route<'_>) -> bool {
+        let open = match route {
+            Route::Health | Route::Ready => true,
+            Route::Metrics => self.metrics_public,
+            _ => false,
+        };
+        self.enabled && !open
     }
 
     /// The token entry whose digest equals SHA-256(`token`); every entry is compared.
@@ -161,12 +181,7 @@ impl Auth {
         route: &Route<'_>,
         headers: &HeaderMap,
     ) -> Result<Principal, ApiError> {
-        let open = match route {
-            Route::Health | Route::Ready => true,
-            Route::Metrics => self.metrics_public,
-            _ => false,
-        };
-        if !self.enabled || open {
+        if !self.needs_token(route) {
             return Ok(Principal::Anonymous);
         }
         let Some(value) = headers.get(AUTHORIZATION) else {
@@ -174,11 +189,7 @@ impl Auth {
                 "this route needs a bearer token: send `Authorization: Bearer <token>`",
             ));
         };
-        let token = value
-            .as_bytes()
-            .strip_prefix(b"Bearer ")
-            .map(<[u8]>::trim_ascii)
-            .filter(|t| !t.is_empty())
+        let token = bearer_token(value.as_bytes())
             .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
         let principal = self
             .lookup(token)
@@ -259,6 +270,22 @@ mod tests {
         assert_eq!(e.status, StatusCode::FORBIDDEN);
         assert!(
             a.check(&Route::Metrics, &headers("Bearer op-secret"))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token(b"Bearer abc"), Some(&b"abc"[..]));
+        assert_eq!(bearer_token(b"bearer abc"), Some(&b"abc"[..]));
+        assert_eq!(bearer_token(b"BEARER   abc "), Some(&b"abc"[..]));
+        assert_eq!(bearer_token(b"Bearer"), None);
+        assert_eq!(bearer_token(b"Bearer   "), None);
+        assert_eq!(bearer_token(b"Basic abc"), None);
+        assert_eq!(bearer_token(b"Bearerx abc"), None);
+        let a = auth();
+        assert!(
+            a.check(&Route::AgentList, &headers("bEaReR alice-secret"))
                 .is_ok()
         );
     }

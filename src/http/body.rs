@@ -3,7 +3,7 @@
 use crate::http::reply::ApiError;
 use bytes::Bytes;
 use http::StatusCode;
-use http::header::{CONTENT_LENGTH, HeaderMap};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, TRANSFER_ENCODING};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
@@ -17,6 +17,46 @@ pub(crate) fn too_large(max: usize) -> ApiError {
             "the request body is larger than {max} bytes (server.body_max_bytes); send less, or split a batch"
         ),
     )
+}
+
+/// Whether the request carries a body: a `Content-Length` other than 0, or any
+/// `Transfer-Encoding` (a chunked body may still turn out empty).
+pub(crate) fn present(headers: &HeaderMap) -> bool {
+    headers.contains_key(TRANSFER_ENCODING)
+        || headers
+            .get(CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes().trim_ascii() != b"0")
+}
+
+/// Whether `value` names a JSON media type: `application/json` or any
+/// `application/*+json`, in any case, with any parameters (`; charset=utf-8`).
+fn is_json(value: &[u8]) -> bool {
+    std::str::from_utf8(value)
+        .ok()
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| {
+            m.type_() == mime::APPLICATION
+                && (m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON))
+        })
+}
+
+/// Refuses a body that is not declared JSON (415): a missing `Content-Type` is refused
+/// too, so a browser page cannot post to the API with a CORS "simple" request (those may
+/// only send `text/plain`, form types or no type at all).
+pub(crate) fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    match headers.get(CONTENT_TYPE) {
+        Some(v) if is_json(v.as_bytes()) => Ok(()),
+        got => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "this route takes a JSON body, but the request's Content-Type is {}; send `Content-Type: application/json`",
+                got.and_then(|v| v.to_str().ok())
+                    .map_or_else(|| "missing".to_owned(), |v| format!("{:?}", super::reply::truncate(v, 64)))
+            ),
+        )
+        .with_field("Content-Type")),
+    }
 }
 
 /// Reads the whole body, refusing more than `max` bytes: up front when `Content-Length`
@@ -207,6 +247,45 @@ mod tests {
                 .is_some_and(|f| f.starts_with("requests[3].market.orders[0]")),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn json_media_types() {
+        for ok in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON;charset=UTF-8",
+            "application/merge-patch+json",
+            "application/vnd.mabeam+json; v=1",
+        ] {
+            assert!(is_json(ok.as_bytes()), "{ok}");
+        }
+        for bad in [
+            "text/plain",
+            "text/json",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/jsonx",
+            "application",
+            "",
+        ] {
+            assert!(!is_json(bad.as_bytes()), "{bad}");
+        }
+        let mut h = HeaderMap::new();
+        assert!(!present(&h));
+        let e = require_json(&h).unwrap_err();
+        assert_eq!(e.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        h.insert(CONTENT_LENGTH, http::HeaderValue::from_static("0"));
+        assert!(!present(&h));
+        h.insert(CONTENT_LENGTH, http::HeaderValue::from_static("12"));
+        assert!(present(&h));
+        h.insert(CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
+        assert_eq!(require_json(&h).unwrap_err().code, "unsupported_media_type");
+        h.insert(
+            CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        assert!(require_json(&h).is_ok());
     }
 
     #[test]

@@ -1,24 +1,27 @@
 //! One connection: TLS handshake if configured, then hyper's HTTP/1.1 state machine with
 //! the header-size limit (431), the header-read timeout (with a real timer: without one
 //! hyper ignores the timeout) and graceful shutdown; or, past the per-core connection cap,
-//! a canned 503 with `Retry-After`.
+//! the probes answered and anything else a 503 with `Retry-After`.
 
-use crate::http::reply::{ApiError, RETRY_AFTER_SECONDS};
-use crate::http::service;
+use crate::http::probe;
+use crate::http::reply::{ApiError, RETRY_AFTER_SECONDS, Reply};
+use crate::http::service::{self, NODE_HEADER};
 use crate::http::state::AppState;
-use http::StatusCode;
+use http::header::{CONNECTION, HeaderValue};
+use http::{Request, StatusCode};
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 
-/// Time a refused client gets to take its 503.
+/// Time a connection past the cap gets to send its request and take the answer.
 const REFUSE_BUDGET: Duration = Duration::from_millis(500);
 
 /// Serves `stream` until the client leaves, a limit closes it, or shutdown finishes its
@@ -87,14 +90,51 @@ async fn serve_io<I>(
     }
 }
 
-/// The bytes of the 503 a refused connection gets.
-pub(crate) fn refusal_bytes(node: &str) -> Vec<u8> {
-    let body = ApiError::new(
+/// The answer on a connection past the cap: the probes as usual (so a full server still
+/// answers its liveness and readiness probes), anything else 503 `too_many_connections`
+/// with `Retry-After`; the connection closes after it.
+fn over_cap(state: &Arc<AppState>, req: &Request<Incoming>) -> Reply {
+    let mut resp =
+        probe::probe_reply(state, req).unwrap_or_else(|| too_many_connections().into_reply());
+    let h = resp.headers_mut();
+    h.insert(NODE_HEADER, state.node_header.clone());
+    h.insert(CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
+/// The 503 of a connection past a bound.
+fn too_many_connections() -> ApiError {
+    ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "too_many_connections",
-        "this server core is at server.connections_per_core_max open connections; retry shortly or reuse a connection",
+        "this server is at its connection limit (server.connections_per_core_max); retry shortly or reuse a connection",
     )
-    .body();
+}
+
+async fn refuse_io<I>(io: I, state: &Arc<AppState>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(REFUSE_BUDGET)
+        .max_buf_size(8_192)
+        .keep_alive(false);
+    let st = Arc::clone(state);
+    let svc = service_fn(move |req| {
+        let reply = over_cap(&st, &req);
+        async move { Ok::<_, Infallible>(reply) }
+    });
+    if let Err(e) = builder.serve_connection(io, svc).await {
+        tracing::debug!(error = %e, "refused connection ended with an error");
+    }
+}
+
+/// The bytes of the 503 written at once, without reading the request, when even the
+/// connections past the cap are too many to read (a bounded path must still answer).
+pub(crate) fn overflow_bytes(node: &str) -> Vec<u8> {
+    let body = too_many_connections().body();
     let mut out = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: {RETRY_AFTER_SECONDS}\r\nx-mabeam-node: {node}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
         body.len()
@@ -104,30 +144,32 @@ pub(crate) fn refusal_bytes(node: &str) -> Vec<u8> {
     out
 }
 
-async fn refuse_io<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, bytes: &[u8]) {
-    if s.write_all(bytes).await.is_err() {
+/// Writes `bytes` if the socket takes them at once (a fresh connection's send buffer is
+/// empty), never waiting, and reads what already arrived (closing over unread bytes
+/// would reset the connection under the answer); the caller then drops the stream. Over
+/// TLS nothing can be said before a handshake, so the connection just closes.
+pub(crate) fn refuse_at_once(stream: &TcpStream, tls: bool, bytes: &[u8]) {
+    if tls || stream.try_write(bytes).is_err() {
         return;
     }
-    let _ = s.shutdown().await;
-    // Read what the client sent so closing does not reset the connection under it.
-    let mut sink = [0u8; 4096];
-    let mut total = 0usize;
-    while total < 64 * 1024 {
-        match s.read(&mut sink).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => total += n,
+    let mut sink = [0u8; 4_096];
+    for _ in 0..4 {
+        match stream.try_read(&mut sink) {
+            Ok(n) if n > 0 => {}
+            _ => break,
         }
     }
 }
 
-/// Answers 503 + `Retry-After` and closes (past the connection cap).
-pub(crate) async fn refuse(stream: TcpStream, tls: Option<TlsAcceptor>, bytes: Arc<[u8]>) {
+/// Past the connection cap: reads one request head within a short budget, answers it
+/// ([`over_cap`]) and closes.
+pub(crate) async fn refuse(stream: TcpStream, tls: Option<TlsAcceptor>, state: Arc<AppState>) {
     let _ = tokio::time::timeout(REFUSE_BUDGET, async {
         match tls {
-            None => refuse_io(stream, &bytes).await,
+            None => refuse_io(TokioIo::new(stream), &state).await,
             Some(acceptor) => {
                 if let Ok(s) = acceptor.accept(stream).await {
-                    refuse_io(s, &bytes).await;
+                    refuse_io(TokioIo::new(s), &state).await;
                 }
             }
         }
@@ -140,12 +182,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn refusal_is_a_complete_http_response() {
-        let b = refusal_bytes("n1");
+    fn the_overflow_answer_is_a_complete_http_response() {
+        let b = overflow_bytes("n1");
         let text = String::from_utf8(b).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         assert!(head.starts_with("HTTP/1.1 503 "));
         assert!(head.contains("retry-after: 1"));
+        assert!(head.contains("connection: close"));
         assert!(head.contains(&format!("content-length: {}", body.len())));
         let v: serde_json::Value = serde_json::from_str(body).unwrap();
         assert_eq!(v["error"]["code"], "too_many_connections");

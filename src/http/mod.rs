@@ -16,11 +16,13 @@
 pub(crate) mod audit;
 pub(crate) mod auth;
 pub(crate) mod body;
+pub(crate) mod client;
 pub(crate) mod conn;
 pub(crate) mod idempotency;
 pub(crate) mod key;
 pub(crate) mod listener;
 pub(crate) mod metrics;
+pub(crate) mod probe;
 pub(crate) mod quota;
 pub(crate) mod reply;
 pub(crate) mod router;

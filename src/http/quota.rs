@@ -21,12 +21,27 @@ const SHARDS: usize = 16;
 /// Who a quota belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Client {
-    /// An anonymous client, by address.
+    /// An anonymous client, by address ([`Client::network`] for budgets per address).
     Ip(IpAddr),
     /// A token's agent.
     Agent(Arc<str>),
     /// A token without an agent id, by role.
     Role(&'static str),
+}
+
+impl Client {
+    /// The budget key of an address: an IPv4 address itself, an IPv6 address's /64 (one
+    /// host usually holds a whole /64, so counting single IPv6 addresses would let it
+    /// rotate through them).
+    pub(crate) fn network(ip: IpAddr) -> Client {
+        match ip.to_canonical() {
+            IpAddr::V6(v6) => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                Client::Ip(IpAddr::V6(bits.into()))
+            }
+            v4 => Client::Ip(v4),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -68,13 +83,7 @@ impl Quota {
     pub(crate) fn take(&self, client: &Client, now: Instant) -> Result<(), Duration> {
         let shard = (self.hasher.hash_one(client) as usize) % SHARDS;
         let mut map = self.shards[shard].lock();
-        if !map.contains_key(client) && map.len() >= CLIENTS_MAX / SHARDS {
-            let (rate, burst) = (self.rate, self.burst);
-            map.retain(|_, b| refilled(b, now, rate) < burst);
-            if map.len() >= CLIENTS_MAX / SHARDS {
-                return Err(Duration::from_secs(1));
-            }
-        }
+        self.room_for(&mut map, client, now)?;
         let bucket = map.entry(client.clone()).or_insert(Bucket {
             tokens: self.burst,
             at: now,
@@ -86,6 +95,43 @@ impl Quota {
             Ok(())
         } else {
             Err(Duration::from_secs_f64((1.0 - bucket.tokens) / self.rate))
+        }
+    }
+
+    /// Past the bound, forgets the clients whose buckets have refilled; if none has, a
+    /// new client is refused (never let through untracked).
+    fn room_for(
+        &self,
+        map: &mut HashMap<Client, Bucket>,
+        client: &Client,
+        now: Instant,
+    ) -> Result<(), Duration> {
+        if !map.contains_key(client) && map.len() >= CLIENTS_MAX / SHARDS {
+            let (rate, burst) = (self.rate, self.burst);
+            map.retain(|_, b| refilled(b, now, rate) < burst);
+            if map.len() >= CLIENTS_MAX / SHARDS {
+                return Err(Duration::from_secs(1));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `client`'s bucket holds a request at `now`, without taking it; when it is
+    /// empty, how long until it holds one again. An untracked client has a full bucket,
+    /// unless the table is full of active ones (then it waits like an over-rate client).
+    pub(crate) fn available(&self, client: &Client, now: Instant) -> Result<(), Duration> {
+        let shard = (self.hasher.hash_one(client) as usize) % SHARDS;
+        let mut map = self.shards[shard].lock();
+        match map.get(client) {
+            None => self.room_for(&mut map, client, now),
+            Some(b) => {
+                let tokens = refilled(b, now, self.rate).min(self.burst);
+                if tokens >= 1.0 {
+                    Ok(())
+                } else {
+                    Err(Duration::from_secs_f64((1.0 - tokens) / self.rate))
+                }
+            }
         }
     }
 
@@ -135,6 +181,32 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_addresses_share_their_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(Client::network(a), Client::network(b));
+        assert_ne!(Client::network(a), Client::network(c));
+        let v4: IpAddr = "10.0.0.1".parse().unwrap();
+        assert_eq!(Client::network(v4), Client::Ip(v4));
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert_eq!(Client::network(mapped), Client::Ip(v4));
+    }
+
+    #[test]
+    fn available_looks_without_taking() {
+        let q = Quota::new(10, 2).unwrap();
+        let t0 = Instant::now();
+        assert_eq!(q.available(&ip(1), t0), Ok(()));
+        assert_eq!(q.available(&ip(1), t0), Ok(()));
+        assert_eq!(q.take(&ip(1), t0), Ok(()));
+        assert_eq!(q.take(&ip(1), t0), Ok(()));
+        let wait = q.available(&ip(1), t0).unwrap_err();
+        assert!(wait > Duration::from_millis(90) && wait <= Duration::from_millis(100));
+        assert_eq!(q.available(&ip(1), t0 + Duration::from_millis(100)), Ok(()));
+    }
+
+    #[test]
     fn the_table_is_bounded_and_forgets_idle_clients_first() {
         let q = Quota::new(1, 2).unwrap();
         let t0 = Instant::now();
@@ -151,6 +223,12 @@ mod tests {
             refused >= 4_000,
             "new clients past the bound are refused: {refused}"
         );
+        // Looking without taking refuses them too: none is let through untracked.
+        let fresh = (0..64)
+            .map(|n| Client::Agent(Arc::from(format!("fresh{n}"))))
+            .filter(|c| q.available(c, t0).is_err())
+            .count();
+        assert_eq!(fresh, 64, "a full table refuses new clients");
         // Once the buckets have refilled, new clients take their place.
         let later = t0 + Duration::from_secs(5);
         assert_eq!(q.take(&Client::Role("operator"), later), Ok(()));

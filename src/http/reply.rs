@@ -121,6 +121,12 @@ impl ApiError {
         e
     }
 
+    /// Sets `Retry-After` (whole seconds).
+    pub(crate) fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
     /// The response: JSON body, `Allow` on 405, `Retry-After` on 503 and 429.
     pub(crate) fn into_reply(self) -> Reply {
         let mut resp = bytes_reply(self.status, self.body());

@@ -17,8 +17,8 @@ use tokio_rustls::TlsAcceptor;
 
 /// How often an HTTP thread publishes its telemetry recorder.
 const TICK_EVERY: Duration = Duration::from_millis(100);
-/// Refusals (503 to connections past the cap) one core answers at once; past it the
-/// connection is closed without an answer.
+/// Connections past the cap one core answers at once (probes answered, the rest 503);
+/// past it a canned 503 is written without waiting (plain HTTP) and the connection closed.
 const REFUSALS_MAX: usize = 256;
 /// Threads each runtime may use for blocking work (batch clearing on the pool).
 const BLOCKING_THREADS_MAX: usize = 4;
@@ -119,8 +119,8 @@ async fn run_core(
         }
     };
     let stats = state.metrics.thread(core);
+    let overflow = conn::overflow_bytes(&state.node_id);
     let cap = state.settings.connections_per_core_max;
-    let refusal: Arc<[u8]> = conn::refusal_bytes(&state.node_id).into();
     let refusing = Arc::new(AtomicUsize::new(0));
     let (alive, mut all_closed) = mpsc::channel::<()>(1);
     let conn_stop = stop.clone();
@@ -137,14 +137,16 @@ async fn run_core(
                     if stats.open_connections() >= cap as u64 {
                         stats.connection_refused();
                         // Answering refusals is bounded too: past the cap of refusals in
-                        // flight, the connection is just closed.
-                        if refusing.load(Ordering::Relaxed) < REFUSALS_MAX {
+                        // flight, a canned 503 is written without waiting, then closed.
+                        if refusing.load(Ordering::Relaxed) >= REFUSALS_MAX {
+                            conn::refuse_at_once(&stream, tls.is_some(), &overflow);
+                        } else {
                             refusing.fetch_add(1, Ordering::Relaxed);
                             let refusing = Arc::clone(&refusing);
                             let tls = tls.clone();
-                            let bytes = Arc::clone(&refusal);
+                            let state = Arc::clone(&state);
                             tokio::spawn(async move {
-                                conn::refuse(stream, tls, bytes).await;
+                                conn::refuse(stream, tls, state).await;
                                 refusing.fetch_sub(1, Ordering::Relaxed);
                             });
                         }

@@ -6,20 +6,23 @@
 
 use crate::http::audit::AuditRecord;
 use crate::http::auth::Principal;
+use crate::http::client;
 use crate::http::quota::Client;
 use crate::http::reply::{ApiError, Reply};
 use crate::http::router::{self, Family, Route};
 use crate::http::routes::{self, Call};
 use crate::http::state::AppState;
-use http::header::{HeaderName, HeaderValue, WWW_AUTHENTICATE};
+use http::header::{CONNECTION, HeaderName, HeaderValue, WWW_AUTHENTICATE};
 use http::{Request, StatusCode};
 use hyper::body::Incoming;
+use mabeam_engine::profile::AuditLevel;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::IpAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -80,23 +83,75 @@ fn over_quota(
     state: &AppState,
     route: &Route<'_>,
     principal: &Principal,
-    peer: IpAddr,
+    client: IpAddr,
 ) -> Option<ApiError> {
     let quota = state.quota.as_ref()?;
     if matches!(route, Route::Metrics) {
         return None;
     }
-    let client = match principal {
+    let key = match principal {
         Principal::Token {
             agent_id: Some(id), ..
         } => Client::Agent(Arc::clone(id)),
         Principal::Token { role, .. } => Client::Role(role.as_str()),
-        Principal::Anonymous => Client::Ip(peer),
+        Principal::Anonymous => Client::Ip(client),
     };
     quota
-        .take(&client, Instant::now())
+        .take(&key, Instant::now())
         .err()
         .map(|wait| ApiError::rate_limited(quota.rate(), wait))
+}
+
+/// The 429 for an address past its failed authentications
+/// (`security.auth_failures_per_second`), decided before the token is looked at.
+fn too_many_failures(state: &AppState, wait: std::time::Duration) -> ApiError {
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let s = &state.handle.config().security;
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_auth_failures",
+        format!(
+            "this address failed authentication more than {} times per second (security.auth_failures_per_second, bursts of security.auth_failures_burst); its requests are refused for now; retry after {seconds} s with a valid token",
+            s.auth_failures_per_second
+        ),
+    )
+    .retry_after(seconds)
+}
+
+/// Who may send this request: the address's failed-authentication budget (checked
+/// before the token), the token and its role, then the client's quota.
+fn admit(
+    state: &AppState,
+    core: usize,
+    route: &Route<'_>,
+    headers: &http::HeaderMap,
+    client: IpAddr,
+) -> Result<Principal, ApiError> {
+    let failures = state
+        .auth_failures
+        .as_ref()
+        .filter(|_| state.auth.needs_token(route));
+    let now = Instant::now();
+    let key = Client::network(client);
+    if let Some(f) = failures
+        && let Err(wait) = f.available(&key, now)
+    {
+        state.metrics.thread(core).rate_limited();
+        return Err(too_many_failures(state, wait));
+    }
+    let principal = state.auth.check(route, headers).inspect_err(|e| {
+        if e.status == StatusCode::UNAUTHORIZED
+            && let Some(f) = failures
+        {
+            // Spend one from the address's budget; an empty one is refused next time.
+            let _ = f.take(&key, now);
+        }
+    })?;
+    if let Some(e) = over_quota(state, route, &principal, client) {
+        state.metrics.thread(core).rate_limited();
+        return Err(e);
+    }
+    Ok(principal)
 }
 
 /// Answers one request. Never fails: every error is a response.
@@ -108,37 +163,36 @@ pub(crate) async fn handle(
 ) -> Result<Reply, Infallible> {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
+    let has_body = crate::http::body::present(&parts.headers);
+    let body_read = AtomicBool::new(false);
+    let client = client::address(peer, &parts.headers, &state.trusted_proxies);
     let mut principal = Principal::Anonymous;
     let mut audited = false;
     let (family, result) = match router::resolve(&parts.method, parts.uri.path()) {
         Err(e) => (Family::Unmatched, Err(e)),
         Ok(route) => {
             let family = route.family();
-            audited = state.audit.is_some() && route.is_write();
+            audited = match state.audit_level {
+                AuditLevel::Writes => route.is_write(),
+                AuditLevel::All => !matches!(route, Route::Health | Route::Ready | Route::Metrics),
+            };
             let result = match route {
                 // The probes answer inline: no body, no wait, no timer.
                 Route::Health => Ok(routes::health(&state)),
                 Route::Ready => Ok(routes::ready(&state)),
-                _ => match state.auth.check(&route, &parts.headers) {
-                    Err(e) => {
-                        audited = state.audit.is_some();
-                        Err(e)
-                    }
+                _ => match admit(&state, core, &route, &parts.headers, client) {
+                    Err(e) => Err(e),
                     Ok(p) => {
                         principal = p;
-                        if let Some(e) = over_quota(&state, &route, &principal, peer) {
-                            state.metrics.thread(core).rate_limited();
-                            Err(e)
-                        } else {
-                            let call = Call {
-                                state: &state,
-                                parts: &parts,
-                                principal: &principal,
-                                body: Some(body),
-                                read: None,
-                            };
-                            guarded(&state, core, route, call).await
-                        }
+                        let call = Call {
+                            state: &state,
+                            parts: &parts,
+                            principal: &principal,
+                            body: Some(body),
+                            read: None,
+                            body_read: &body_read,
+                        };
+                        guarded(&state, core, route, call).await
                     }
                 },
             };
@@ -159,19 +213,31 @@ pub(crate) async fn handle(
     };
     resp.headers_mut()
         .insert(NODE_HEADER, state.node_header.clone());
+    // The connection ends after this answer when the server drains, or when the answer
+    // goes out before the body was read (hyper cannot reuse the connection then): say so.
+    if state.is_draining() || (has_body && !body_read.load(Ordering::Relaxed)) {
+        resp.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
     let elapsed = started.elapsed();
     let status = resp.status().as_u16();
     state.metrics.thread(core).record(family, status, elapsed);
-    if audited && let Some(audit) = &state.audit {
-        audit.log(AuditRecord {
-            ts_ms: crate::http::routes::unix_ms(),
-            who: principal.who().to_owned(),
-            role: principal.role(),
-            method: parts.method.as_str().to_owned(),
-            path: crate::http::reply::truncate(parts.uri.path(), 256).to_owned(),
-            status,
-            latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-        });
+    if let Some(audit) = &state.audit {
+        if matches!(status, 401 | 403 | 429) {
+            // Refusals are counted per address and interval, never a line each.
+            audit.refused(client, status);
+        } else if audited {
+            audit.log(AuditRecord {
+                ts_ms: crate::http::routes::unix_ms(),
+                client,
+                who: principal.who().to_owned(),
+                role: principal.role(),
+                method: parts.method.as_str().to_owned(),
+                path: crate::http::reply::truncate(parts.uri.path(), 256).to_owned(),
+                status,
+                latency_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+            });
+        }
     }
     Ok(resp)
 }

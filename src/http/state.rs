@@ -7,8 +7,9 @@ use crate::http::idempotency::Idempotency;
 use crate::http::metrics::HttpMetrics;
 use crate::http::quota::Quota;
 use http::HeaderValue;
+use ipnet::IpNet;
 use mabeam_engine::api::Handle;
-use mabeam_engine::profile::Config;
+use mabeam_engine::profile::{AuditLevel, Config};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -57,6 +58,14 @@ pub(crate) struct AppState {
     pub(crate) idempotency: Idempotency,
     /// Per-client request quotas, when `security.rate_limit_per_second` is set.
     pub(crate) quota: Option<Quota>,
+    /// Failed authentications per client address, when auth is on and
+    /// `security.auth_failures_per_second` is set: an address with an empty bucket is
+    /// refused before its token is looked at.
+    pub(crate) auth_failures: Option<Quota>,
+    /// `security.trusted_proxies`: peers whose `X-Forwarded-For` names the client.
+    pub(crate) trusted_proxies: Vec<IpNet>,
+    /// `security.audit_level`.
+    pub(crate) audit_level: AuditLevel,
     /// Set once every HTTP thread listens.
     serving: AtomicBool,
     /// Set when shutdown begins: `/ready` turns false first.
@@ -81,6 +90,16 @@ impl AppState {
                 config.security.rate_limit_per_second,
                 config.security.rate_limit_burst,
             ),
+            auth_failures: if config.security.auth_enabled {
+                Quota::new(
+                    config.security.auth_failures_per_second,
+                    config.security.auth_failures_burst,
+                )
+            } else {
+                None
+            },
+            trusted_proxies: config.security.trusted_proxies.clone(),
+            audit_level: config.security.audit_level,
             node_id,
             node_header,
             audit,

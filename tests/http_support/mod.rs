@@ -60,6 +60,8 @@ pub struct Server {
     pub addr: SocketAddr,
     pub dir: TempDir,
     lines: Receiver<String>,
+    /// The stdout lines printed before `listening on` (e.g. `probes listening on ADDR`).
+    pub banner: Vec<String>,
 }
 
 impl Server {
@@ -101,6 +103,7 @@ impl Server {
             }
         });
         let deadline = Instant::now() + Duration::from_secs(30);
+        let mut banner = Vec::new();
         let addr = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match lines.recv_timeout(left) {
@@ -108,6 +111,7 @@ impl Server {
                     if let Some(a) = line.strip_prefix("listening on ") {
                         break a.trim().parse().expect("address");
                     }
+                    banner.push(line);
                 }
                 Err(e) => {
                     let _ = child.kill();
@@ -121,7 +125,17 @@ impl Server {
             addr,
             dir,
             lines,
+            banner,
         }
+    }
+
+    /// The address a `... listening on ADDR` banner line names (`probes`).
+    pub fn banner_addr(&self, what: &str) -> Option<SocketAddr> {
+        let prefix = format!("{what} listening on ");
+        self.banner
+            .iter()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .and_then(|a| a.trim().parse().ok())
     }
 
     pub fn pid(&self) -> u32 {

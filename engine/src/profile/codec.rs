@@ -5,7 +5,8 @@
 //! The schema names a codec per key; the codec also says what TOML type the key takes
 //! ([`Kind`]) so files and environment variables are type-checked the same way.
 
-use super::types::{LogFormat, RestartStrategy};
+use super::types::{AuditLevel, LogFormat, LogLevel, RestartStrategy};
+use ipnet::IpNet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -169,6 +170,14 @@ pub(crate) struct OptPath;
 pub(crate) struct Restart;
 /// A [`LogFormat`] spelling.
 pub(crate) struct Format;
+/// A [`LogLevel`] spelling.
+pub(crate) struct Level;
+/// An [`AuditLevel`] spelling.
+pub(crate) struct Audit;
+/// An optional socket address written as a string.
+pub(crate) struct OptAddr;
+/// A comma-separated list of IP addresses and CIDR networks.
+pub(crate) struct Networks;
 
 impl Codec for Count {
     type Value = usize;
@@ -404,6 +413,89 @@ impl Codec for Format {
     }
 }
 
+macro_rules! choice_codec {
+    ($codec:ty, $ty:ty, $what:literal) => {
+        impl Codec for $codec {
+            type Value = $ty;
+            type Raw = String;
+            const KIND: Kind = Kind::Choice(<$ty>::NAMES);
+            const UNIT: &'static str = "";
+            fn decode(raw: &String) -> Result<$ty, Rejection> {
+                <$ty>::parse(raw).ok_or_else(|| {
+                    Rejection::new(
+                        format!(concat!("\"{}\" is not ", $what), raw),
+                        format!("use one of {}", quoted_list(<$ty>::NAMES)),
+                    )
+                })
+            }
+            fn encode(value: &$ty) -> Option<String> {
+                Some(value.as_str().to_owned())
+            }
+            fn show(value: &$ty) -> String {
+                format!("\"{value}\"")
+            }
+        }
+    };
+}
+
+choice_codec!(Level, LogLevel, "a log level");
+choice_codec!(Audit, AuditLevel, "an audit level");
+
+impl Codec for OptAddr {
+    type Value = Option<SocketAddr>;
+    type Raw = String;
+    const KIND: Kind = Kind::Str;
+    const UNIT: &'static str = "";
+    fn decode(raw: &String) -> Result<Option<SocketAddr>, Rejection> {
+        Addr::decode(raw).map(Some)
+    }
+    fn encode(value: &Option<SocketAddr>) -> Option<String> {
+        value.map(|a| a.to_string())
+    }
+    fn show(value: &Option<SocketAddr>) -> String {
+        value.map_or_else(|| "(unset)".to_owned(), |a| a.to_string())
+    }
+}
+
+impl Codec for Networks {
+    type Value = Vec<IpNet>;
+    type Raw = String;
+    const KIND: Kind = Kind::Str;
+    const UNIT: &'static str = "";
+    fn decode(raw: &String) -> Result<Vec<IpNet>, Rejection> {
+        raw.split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| {
+                item.parse::<IpNet>()
+                    .or_else(|_| item.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        Rejection::new(
+                            format!("\"{item}\" is neither an IP address nor a CIDR network"),
+                            "list addresses or networks separated by commas, e.g. \"10.0.0.0/8, 192.168.1.7\"",
+                        )
+                    })
+            })
+            .collect()
+    }
+    fn encode(value: &Vec<IpNet>) -> Option<String> {
+        Some(
+            value
+                .iter()
+                .map(IpNet::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    }
+    fn show(value: &Vec<IpNet>) -> String {
+        if value.is_empty() {
+            "\"\" (none)".to_owned()
+        } else {
+            format!("\"{}\"", Self::encode(value).unwrap_or_default())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -436,6 +528,16 @@ mod tests {
     #[test]
     fn durations_keep_their_unit() {
         assert_eq!(Millis::decode(&1500), Ok(Duration::from_millis(1500)));
+        let nets = Networks::decode(&"10.0.0.0/8, 127.0.0.1,,::1".to_owned()).unwrap();
+        assert_eq!(
+            Networks::encode(&nets).as_deref(),
+            Some("10.0.0.0/8, 127.0.0.1/32, ::1/128")
+        );
+        assert!(Networks::decode(&"10.0.0.0/33".to_owned()).is_err());
+        assert!(Networks::decode(&"example.com".to_owned()).is_err());
+        assert_eq!(Networks::decode(&String::new()), Ok(Vec::new()));
+        assert_eq!(Level::decode(&"warn".to_owned()), Ok(LogLevel::Warn));
+        assert!(Audit::decode(&"some".to_owned()).is_err());
         assert_eq!(Micros::encode(&Duration::from_micros(7)), Some(7));
         assert_eq!(Minutes::decode(&2), Ok(Duration::from_secs(120)));
         assert_eq!(Minutes::encode(&Duration::from_secs(120)), Some(2));

@@ -4,11 +4,13 @@
 //! another unit (`_us`, `_minutes`). Keys added by mabeam put the unit last in the name.
 
 use super::codec::{
-    Addr, Count, Flag, Format, Int, Micros, Millis, Minutes, OptPath, OptText, Real, Restart, Small,
+    Addr, Audit, Count, Flag, Format, Int, Level, Micros, Millis, Minutes, Networks, OptAddr,
+    OptPath, OptText, Real, Restart, Small,
 };
 use super::schema::settings;
 use super::tokens::{TokenConfig, TokenSpec, Tokens};
-use super::types::{LogFormat, RestartStrategy};
+use super::types::{AuditLevel, LogFormat, LogLevel, RestartStrategy};
+use ipnet::IpNet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -44,6 +46,14 @@ settings! {
         graceful_shutdown_timeout: Duration as u64 => Millis = ms(5_000), ms(100);
         /// Master switch for telemetry recording.
         telemetry_enabled: bool as bool => Flag = true, true;
+        /// Least severe log events written (`MABEAM_LOG` / `RUST_LOG` filters win).
+        log_level: LogLevel as String => Level = LogLevel::Info, LogLevel::Info;
+        /// Server log file, rotated by size (unset: logs go to stderr).
+        log_file: Option<PathBuf> as String => OptPath = None, None;
+        /// Size at which the log file is rotated (bytes).
+        log_file_max_bytes: u64 as u64 => Int = 104_857_600, 4_096;
+        /// Rotated log files kept besides the live one (count).
+        log_files_max: usize as u64 => Count = 5, 2;
     }
 
     /// `[agent_registry]`: agent table capacity and supervision.
@@ -184,6 +194,12 @@ settings! {
         connections_per_core_max: usize as u64 => Count = 1_024, 4;
         /// Log line format.
         log_format: LogFormat as String => Format = LogFormat::Text, LogFormat::Text;
+        /// Time `/ready` answers false after SIGTERM while requests are still served, so
+        /// load balancers stop sending before the listeners close (ms).
+        drain_grace_ms: Duration as u64 => Millis = ms(5_000), ms(0);
+        /// Address of a listener that serves only `/health` and `/ready`, apart from the
+        /// API's connection cap (IP:PORT; unset: probes use `listen` only).
+        probe_listen: Option<SocketAddr> as String => OptAddr = None, None;
     }
 
     /// `[security]`: authentication, TLS and audit.
@@ -208,6 +224,24 @@ settings! {
         rate_limit_per_second: u64 as u64 => Int = 0, 0;
         /// Requests one client may make at once above its rate (the token bucket's size).
         rate_limit_burst: u64 as u64 => Int = 100, 10;
+        /// Which requests get an audit line each: `writes` or `all` (refusals are always
+        /// counted per client address and interval instead).
+        audit_level: AuditLevel as String => Audit = AuditLevel::Writes, AuditLevel::Writes;
+        /// Size at which the audit log is rotated (bytes).
+        audit_file_max_bytes: u64 as u64 => Int = 104_857_600, 4_096;
+        /// Rotated audit files kept besides the live one (count).
+        audit_files_max: usize as u64 => Count = 10, 2;
+        /// Interval over which refusals are counted per client address, one audit line
+        /// per address per interval (ms).
+        audit_refusals_interval_ms: Duration as u64 => Millis = ms(10_000), ms(100);
+        /// Failed authentications per second one client address may make before its
+        /// requests are refused with 429 without looking at the token (0 = no limit).
+        auth_failures_per_second: u64 as u64 => Int = 10, 10;
+        /// Failed authentications one address may make at once above that rate.
+        auth_failures_burst: u64 as u64 => Int = 20, 20;
+        /// Proxies whose `X-Forwarded-For` names the client (comma-separated addresses
+        /// or CIDR networks); from any other peer the header is ignored.
+        trusted_proxies: Vec<IpNet> as String => Networks = Vec::new(), Vec::new();
     }
 
     /// `[budgets]`: what the harness holds a run to.

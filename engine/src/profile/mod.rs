@@ -52,7 +52,7 @@ pub use env::RESERVED_ENV_VARS;
 pub use error::{Location, Problem, ProfileError};
 pub use load::{LoadedProfile, Setting, Source, load, load_from_process_env};
 pub use tokens::{TokenConfig, TokenRole, TokenSpec};
-pub use types::{LogFormat, RestartStrategy};
+pub use types::{AuditLevel, LogFormat, LogLevel, RestartStrategy};
 
 /// Every key path of the schema (`core.max_variables`, ...), in declaration order.
 pub fn key_paths() -> impl Iterator<Item = String> {

@@ -49,6 +49,33 @@ pub(crate) fn engine(config: &Config, c: &mut Checks) {
     c.count("engine.clearing_threads", e.clearing_threads, 0, 1_024);
 }
 
+/// Rotation sizes of the server log and the audit log: a file of at least a few lines,
+/// at most 1 TiB; at least one rotated file kept.
+pub(crate) fn logs(config: &Config, c: &mut Checks) {
+    const FILE_MAX: u64 = 1 << 40;
+    c.count(
+        "core.log_file_max_bytes",
+        config.core.log_file_max_bytes,
+        4_096,
+        FILE_MAX,
+    );
+    c.count("core.log_files_max", config.core.log_files_max, 1, 1_000);
+    let s = &config.security;
+    c.count(
+        "security.audit_file_max_bytes",
+        s.audit_file_max_bytes,
+        4_096,
+        FILE_MAX,
+    );
+    c.count("security.audit_files_max", s.audit_files_max, 1, 1_000);
+    c.duration(
+        "security.audit_refusals_interval_ms",
+        s.audit_refusals_interval_ms,
+        ms(10),
+        ms(HOUR_MS),
+    );
+}
+
 pub(crate) fn server(config: &Config, c: &mut Checks) {
     let s = &config.server;
     if let Some(node) = &s.node_id {
@@ -95,6 +122,25 @@ pub(crate) fn server(config: &Config, c: &mut Checks) {
         1,
         1_000_000,
     );
+    c.duration(
+        "server.drain_grace_ms",
+        s.drain_grace_ms,
+        ms(0),
+        ms(HOUR_MS),
+    );
+    if s.probe_listen
+        .is_some_and(|p| p == s.listen && p.port() != 0)
+    {
+        c.fail(
+            "server.probe_listen",
+            format!(
+                "{:?}",
+                s.probe_listen.map(|p| p.to_string()).unwrap_or_default()
+            ),
+            "is the same address as server.listen".to_owned(),
+            "give the probes their own port, or remove the key".to_owned(),
+        );
+    }
 }
 
 pub(crate) fn security(config: &Config, c: &mut Checks) {
@@ -139,6 +185,24 @@ pub(crate) fn security(config: &Config, c: &mut Checks) {
         s.rate_limit_burst,
         1,
         10_000_000,
+    );
+    c.count(
+        "security.auth_failures_per_second",
+        s.auth_failures_per_second,
+        0,
+        10_000_000,
+    );
+    c.count(
+        "security.auth_failures_burst",
+        s.auth_failures_burst,
+        1,
+        10_000_000,
+    );
+    c.count(
+        "security.trusted_proxies",
+        s.trusted_proxies.len(),
+        0,
+        1_000,
     );
     c.count("security.tokens", s.tokens.len(), 0, 10_000);
     for (index, token) in s.tokens.iter().enumerate() {

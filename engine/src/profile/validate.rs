@@ -394,6 +394,7 @@ pub(crate) fn violations(config: &Config) -> Vec<Violation> {
     }
 
     rules::engine(config, &mut c);
+    rules::logs(config, &mut c);
     rules::server(config, &mut c);
     rules::security(config, &mut c);
     rules::budgets(config, &mut c);

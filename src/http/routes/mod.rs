@@ -21,6 +21,7 @@ use http::request::Parts;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub(crate) use probes::{health, ready, unix_ms};
 
@@ -32,10 +33,14 @@ pub(crate) struct Call<'a> {
     pub(crate) body: Option<Incoming>,
     /// The body, when it was read before the handler ran (idempotent requests).
     pub(crate) read: Option<Bytes>,
+    /// Set once the body has been read to its end: until then, answering means the
+    /// connection closes (the service then says so with `Connection: close`).
+    pub(crate) body_read: &'a AtomicBool,
 }
 
 impl Call<'_> {
-    /// The body, read whole within `server.body_max_bytes`.
+    /// The body, read whole within `server.body_max_bytes`; a body that is not declared
+    /// JSON is refused (415) before it is read.
     pub(crate) async fn bytes(&mut self) -> Result<Bytes, ApiError> {
         if let Some(b) = self.read.take() {
             return Ok(b);
@@ -43,7 +48,14 @@ impl Call<'_> {
         let Some(b) = self.body.take() else {
             return Ok(Bytes::new());
         };
-        body::read(b, &self.parts.headers, self.state.settings.body_max_bytes).await
+        if !body::present(&self.parts.headers) {
+            self.body_read.store(true, Ordering::Relaxed);
+            return Ok(Bytes::new());
+        }
+        body::require_json(&self.parts.headers)?;
+        let bytes = body::read(b, &self.parts.headers, self.state.settings.body_max_bytes).await?;
+        self.body_read.store(true, Ordering::Relaxed);
+        Ok(bytes)
     }
 }
 
