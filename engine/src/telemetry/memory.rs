@@ -4,8 +4,15 @@
 //! jemalloc caches its statistics; [`sample`] advances the stats epoch before reading, so
 //! numbers are current. The allocator numbers describe the process only when jemalloc is
 //! the global allocator (the `mabeam` binary installs it with the same feature); without
-//! the feature they are reported as unavailable and admission control falls back to the
-//! resident set size.
+//! the feature they are reported as unavailable.
+//!
+//! Admission control counts the process's resident set size (what an orchestrator's
+//! memory limit counts). Reading it from the kernel costs a `/proc` read, so the engine's
+//! sampler reads it once a second together with jemalloc's `resident` (a *calibration*),
+//! and in between estimates it from jemalloc's `resident` alone (one epoch advance and one
+//! `mallctl` read) plus the difference the last calibration saw: the binary's pages and
+//! thread stacks, which do not grow with load. Without jemalloc every sample reads the
+//! kernel's figure.
 
 use serde::Serialize;
 
@@ -47,14 +54,38 @@ pub struct MemoryStats {
 }
 
 impl MemoryStats {
-    /// Bytes used for admission control: the process's resident set when known
-    /// (what an orchestrator's memory limit counts, and right whichever allocator
-    /// the process installed), else the allocator's `allocated`.
+    /// Bytes used for admission control: the process's resident set when known, else
+    /// the allocator's `resident`.
     pub fn used_bytes(&self) -> Option<u64> {
         self.process
             .resident_bytes
-            .or(self.allocator.map(|a| a.allocated))
+            .or(self.allocator.map(|a| a.resident))
     }
+}
+
+/// The process's resident set size read now (the allocator's `resident` where the
+/// kernel's figure is unavailable); `None` when neither can be read.
+pub fn used_bytes() -> Option<u64> {
+    resident_set_bytes().or_else(allocator_resident)
+}
+
+/// The kernel's resident set size of this process (`VmRSS`).
+pub(crate) fn resident_set_bytes() -> Option<u64> {
+    process_stats_status().resident_bytes
+}
+
+/// jemalloc's `resident` after advancing its stats epoch; `None` without jemalloc.
+#[cfg(feature = "jemalloc")]
+pub(crate) fn allocator_resident() -> Option<u64> {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    epoch::advance().ok()?;
+    stats::resident::read().ok().map(|v| v as u64)
+}
+
+/// jemalloc's `resident`: `None` without the `jemalloc` feature.
+#[cfg(not(feature = "jemalloc"))]
+pub(crate) fn allocator_resident() -> Option<u64> {
+    None
 }
 
 /// Read the allocator's counters (advancing jemalloc's epoch first).
@@ -95,12 +126,11 @@ pub fn sample() -> MemoryStats {
     }
 }
 
-/// True when the process uses more than `limit_mb` MiB (allocator `allocated` bytes, or RSS
-/// without jemalloc). `limit_mb == 0` means no limit; an unreadable size is not "over".
-/// Takes a fresh sample (tens of microseconds): for per-request admission use
-/// `Telemetry::memory_over_limit`, which reads the last refreshed sample.
+/// True when the process uses more than `limit_mb` MiB by [`used_bytes`] read now.
+/// `limit_mb == 0` means no limit; an unreadable size is not "over". For per-request
+/// admission use `Telemetry::memory_over_limit`, which reads the last sample.
 pub fn memory_over_limit(limit_mb: u64) -> bool {
-    over_limit(sample().used_bytes(), limit_mb)
+    over_limit(used_bytes(), limit_mb)
 }
 
 pub(crate) fn over_limit(used_bytes: Option<u64>, limit_mb: u64) -> bool {
@@ -109,13 +139,18 @@ pub(crate) fn over_limit(used_bytes: Option<u64>, limit_mb: u64) -> bool {
 
 /// Read `/proc/self/status` and `/proc/self/fd` (all `None` where unavailable).
 pub fn process_stats() -> ProcessStats {
-    let mut stats = std::fs::read_to_string("/proc/self/status")
-        .map(|s| parse_status(&s))
-        .unwrap_or_default();
+    let mut stats = process_stats_status();
     stats.open_fds = std::fs::read_dir("/proc/self/fd")
         .ok()
         .map(|d| d.count() as u64);
     stats
+}
+
+/// What `/proc/self/status` gives (no descriptor count).
+fn process_stats_status() -> ProcessStats {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| parse_status(&s))
+        .unwrap_or_default()
 }
 
 /// Parse the fields we use from `/proc/<pid>/status` text.
