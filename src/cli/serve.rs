@@ -4,9 +4,10 @@
 //! requests finish within `core.graceful_shutdown_timeout`; 4) the engine drains
 //! (`Engine::shutdown`); the process exits 0.
 
+use crate::cli::preflight::{self, Mode};
 use crate::http::audit::{AUDIT_QUEUE_MAX, AuditWriter};
 use crate::http::metrics::HttpMetrics;
-use crate::http::{AppState, Server, tls};
+use crate::http::{AppState, Server};
 use anyhow::Context as _;
 use mabeam_engine::api::Engine;
 use mabeam_engine::profile;
@@ -87,10 +88,18 @@ pub(crate) fn run(profile_path: Option<&Path>, flags: ServeFlags) -> anyhow::Res
         None => hostname(),
     };
     crate::cli::logging::set_format(config.server.log_format);
-    let tls = match tls::paths(&config)? {
-        Some((cert, key)) => Some(tls::acceptor(&cert, &key)?),
-        None => None,
-    };
+    // The same checks as `check-profile`, creating the directories it may create.
+    let checks = preflight::run(&config, Mode::Prepare);
+    for note in &checks.notes {
+        tracing::info!("{note}");
+    }
+    if !checks.problems.is_empty() {
+        for p in &checks.problems {
+            eprintln!("mabeam: cannot start: {p}");
+        }
+        return Ok(ExitCode::from(1));
+    }
+    let tls = checks.tls;
 
     // Signals first, so a SIGTERM during start-up is handled, not fatal.
     let signals = tokio::runtime::Builder::new_current_thread()
