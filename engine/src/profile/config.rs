@@ -124,7 +124,7 @@ settings! {
         memory_sample_interval_ms: Duration as u64 => Millis = ms(10), ms(10);
         /// Live agents plus live sessions one node holds at once (count); past it
         /// registrations and session opens are refused with 503 `process_limit`.
-        process_limit: usize as u64 => Count = 50_000, 12;
+        process_limit: usize as u64 => Count = 50_000, 1_024;
     }
 
     /// `[concurrency]`: node capacity and pool sizes.
