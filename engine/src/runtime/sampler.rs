@@ -1,9 +1,8 @@
 //! The memory sampler: one small thread that keeps the admission size fresh, so the
-//! memory limit holds between maintenance sweeps. It calibrates at start (before the
-//! engine reports ready) and once a second ([`Telemetry::calibrate_memory`]: the kernel's
-//! RSS beside the allocator's figure), and in between samples every
-//! `performance.memory_sample_interval_ms` with one allocator-stats read
-//! ([`Telemetry::refresh_memory_used`]).
+//! memory limit holds between maintenance sweeps. It takes the first sample at start
+//! (before the engine reports ready), then one every
+//! `performance.memory_sample_interval_ms` ([`Telemetry::refresh_memory_used`]: the
+//! resident set size from one `/proc/self/statm` read).
 
 use crate::api::EngineError;
 use crate::telemetry::Telemetry;
@@ -12,8 +11,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 const MIB: u64 = 1024 * 1024;
-/// How often the sampler reads the kernel's RSS beside the allocator's figure.
-const CALIBRATE_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
 pub(crate) struct MemorySampler {
@@ -22,29 +19,27 @@ pub(crate) struct MemorySampler {
 }
 
 impl MemorySampler {
-    /// Takes the first sample (a calibration) on this thread, then samples every
-    /// `every` on its own.
+    /// Takes the first sample on this thread, then samples every `every` on its own.
     pub(crate) fn start(
         telemetry: Telemetry,
         every: Duration,
         limit_mb: u64,
     ) -> Result<Self, EngineError> {
         let mut over = Crossing::new(limit_mb);
-        over.observe(telemetry.calibrate_memory());
+        let first = telemetry.refresh_memory_used();
+        if first.is_none() {
+            tracing::warn!(
+                limit_mb,
+                "memory use cannot be read on this platform (no /proc/self/statm, no jemalloc): performance.memory_limit_mb is not enforced"
+            );
+        }
+        over.observe(first);
         let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
         let thread = std::thread::Builder::new()
             .name("mabeam-memory".to_owned())
             .spawn(move || {
-                let mut next_calibration = Instant::now() + CALIBRATE_EVERY;
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-                    let now = Instant::now();
-                    let used = if now >= next_calibration {
-                        next_calibration = now + CALIBRATE_EVERY;
-                        telemetry.calibrate_memory()
-                    } else {
-                        telemetry.refresh_memory_used()
-                    };
-                    over.observe(used);
+                    over.observe(telemetry.refresh_memory_used());
                 }
             })
             .map_err(|e| EngineError::Start(format!("spawning the memory sampler: {e}")))?;

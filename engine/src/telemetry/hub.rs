@@ -48,8 +48,6 @@ pub(crate) struct Hub {
     last_cleanup_ms: AtomicU64,
     memory_used_bytes: AtomicU64,
     memory_known: AtomicBool,
-    /// RSS minus the allocator's `resident` at the last calibration (`u64::MAX`: none yet).
-    memory_offset_bytes: AtomicU64,
     start_unix_seconds: f64,
 }
 
@@ -123,7 +121,6 @@ impl Telemetry {
             last_cleanup_ms: AtomicU64::new(0),
             memory_used_bytes: AtomicU64::new(0),
             memory_known: AtomicBool::new(false),
-            memory_offset_bytes: AtomicU64::new(u64::MAX),
             start_unix_seconds,
             settings,
         };
@@ -260,45 +257,15 @@ impl Telemetry {
     /// for `memory_over_limit`.
     pub fn refresh_memory(&self) -> MemoryStats {
         let stats = memory::sample();
-        self.calibrated(
-            stats.process.resident_bytes,
-            stats.allocator.map(|a| a.resident),
-        );
+        self.remember_used(stats.used_bytes());
         stats
     }
 
-    /// Read the kernel's resident set size and the allocator's `resident` together,
-    /// remember the RSS for `memory_over_limit` and their difference for
-    /// [`Telemetry::refresh_memory_used`]. The engine's memory sampler calls this at
-    /// start and once a second.
-    pub fn calibrate_memory(&self) -> Option<u64> {
-        let allocator = memory::allocator_resident();
-        let rss = memory::resident_set_bytes();
-        self.calibrated(rss, allocator)
-    }
-
-    fn calibrated(&self, rss: Option<u64>, allocator: Option<u64>) -> Option<u64> {
-        let offset = match (rss, allocator) {
-            (Some(r), Some(a)) => r.saturating_sub(a).min(u64::MAX - 1),
-            _ => u64::MAX,
-        };
-        self.hub.memory_offset_bytes.store(offset, Relaxed);
-        let used = rss.or(allocator);
-        self.remember_used(used);
-        used
-    }
-
-    /// The cheap sample between calibrations: the allocator's `resident` plus the
-    /// difference the last calibration saw (one allocator-stats read), or the kernel's
-    /// RSS when there is no allocator figure or no calibration yet. Remembered for
-    /// `memory_over_limit`. The engine's memory sampler calls this every
-    /// `performance.memory_sample_interval_ms`.
+    /// Read the admission size only ([`memory::used_bytes`]: the resident set size, one
+    /// `/proc/self/statm` read) and remember it for `memory_over_limit`. The engine's
+    /// memory sampler calls this at start and every `performance.memory_sample_interval_ms`.
     pub fn refresh_memory_used(&self) -> Option<u64> {
-        let offset = self.hub.memory_offset_bytes.load(Relaxed);
-        let used = match memory::allocator_resident() {
-            Some(resident) if offset != u64::MAX => Some(resident.saturating_add(offset)),
-            _ => memory::used_bytes(),
-        };
+        let used = memory::used_bytes();
         self.remember_used(used);
         used
     }
