@@ -155,7 +155,8 @@ fn check_profile_and_serve_refuse_the_same_problems_naming_the_key() {
     let missing = tmp.path("missing.pem").display().to_string();
     let free = "127.0.0.1:0";
 
-    let cases: Vec<(&str, Vec<(&str, &str)>, &str)> = vec![
+    type Env<'a> = Vec<(&'a str, &'a str)>;
+    let cases: Vec<(&str, Env<'_>, &str)> = vec![
         (
             "audit log under a regular file",
             vec![
