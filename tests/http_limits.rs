@@ -247,7 +247,7 @@ fn over_memory_budget_sheds_with_503_and_readiness_off() {
     loop {
         let r = s.get("/ready");
         if r.status == 503 {
-            assert_eq!(r.json()["reason"], "over_memory");
+            assert_eq!(r.json()["reason"], "memory_limit");
             assert_eq!(r.header("retry-after"), Some("1"));
             break;
         }
@@ -255,7 +255,7 @@ fn over_memory_budget_sheds_with_503_and_readiness_off() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let r = s.post("/api/agents", r#"{"id":"a","kind":"k"}"#);
-    assert_eq!((r.status, r.code()), (503, "over_memory".to_owned()));
+    assert_eq!((r.status, r.code()), (503, "memory_limit".to_owned()));
     assert_eq!(r.header("retry-after"), Some("1"));
     let h = s.get("/health");
     assert_eq!(

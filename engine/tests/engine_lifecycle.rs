@@ -386,7 +386,7 @@ fn over_the_memory_limit_new_agents_are_refused() {
         std::thread::sleep(Duration::from_millis(5));
     }
     let err = h.register(AgentSpec::new("m", "any")).wait().unwrap_err();
-    assert_eq!((err.code(), err.status()), ("over_memory", 503));
+    assert_eq!((err.code(), err.status()), ("memory_limit", 503));
     assert_eq!(h.agent_count(), 0);
     // Existing work continues.
     assert_eq!(h.ping(0).wait().unwrap(), 0);

@@ -112,7 +112,7 @@ fn over_the_memory_limit_new_sessions_and_variables_are_refused() {
     // The sweep samples memory every gc_frequency (10 ms in test-min).
     loop {
         match wait(h.open_auction(OpenAuction::new(AuctionType::FirstPrice))) {
-            Err(e) if e.code() == "over_memory" => {
+            Err(e) if e.code() == "memory_limit" => {
                 assert_eq!(e.status(), 503);
                 break;
             }
@@ -127,7 +127,7 @@ fn over_the_memory_limit_new_sessions_and_variables_are_refused() {
                     let _ = wait(h.cancel_session(s.id()));
                 }
             }
-            Err(other) => panic!("expected over_memory, got {other:?}"),
+            Err(other) => panic!("expected memory_limit, got {other:?}"),
         }
         assert!(started.elapsed() < Duration::from_secs(5), "never refused");
         std::thread::sleep(Duration::from_millis(5));
@@ -135,7 +135,7 @@ fn over_the_memory_limit_new_sessions_and_variables_are_refused() {
     let create: CreateRequest = serde_json::from_value(json!({"name": "v", "value": 1})).unwrap();
     assert_eq!(
         wait(h.create_variable(create)).unwrap_err().code(),
-        "over_memory"
+        "memory_limit"
     );
 }
 

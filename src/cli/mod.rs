@@ -3,4 +3,5 @@
 pub(crate) mod check_profile;
 pub(crate) mod demo;
 pub(crate) mod logging;
+pub(crate) mod preflight;
 pub(crate) mod serve;

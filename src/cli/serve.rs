@@ -6,10 +6,11 @@
 //! `core.graceful_shutdown_timeout`; 4) the engine drains (`Engine::shutdown`); the
 //! process exits 0.
 
+use crate::cli::preflight::{self, Mode};
 use crate::http::audit::{AUDIT_QUEUE_MAX, AuditFile, AuditWriter};
 use crate::http::metrics::HttpMetrics;
 use crate::http::probe::ProbeServer;
-use crate::http::{AppState, Server, tls};
+use crate::http::{AppState, Server};
 use anyhow::Context as _;
 use mabeam_engine::api::Engine;
 use mabeam_engine::profile;
@@ -89,12 +90,21 @@ pub(crate) fn run(profile_path: Option<&Path>, flags: ServeFlags) -> anyhow::Res
         }
         None => hostname(),
     };
+    // The same checks as `check-profile`, creating the directories it may create (the log
+    // file's among them, so the log is opened after).
+    let checks = preflight::run(&config, Mode::Prepare);
     crate::cli::logging::apply(&config.core, config.server.log_format)
         .context("opening the log file")?;
-    let tls = match tls::paths(&config)? {
-        Some((cert, key)) => Some(tls::acceptor(&cert, &key)?),
-        None => None,
-    };
+    for note in &checks.notes {
+        tracing::info!("{note}");
+    }
+    if !checks.problems.is_empty() {
+        for p in &checks.problems {
+            eprintln!("mabeam: cannot start: {p}");
+        }
+        return Ok(ExitCode::from(1));
+    }
+    let tls = checks.tls;
 
     // Signals first, so a SIGTERM during start-up is handled, not fatal.
     let signals = tokio::runtime::Builder::new_current_thread()

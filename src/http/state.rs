@@ -135,7 +135,7 @@ impl AppState {
         } else if !self.serving.load(Ordering::Acquire) || !self.handle.is_ready() {
             Some("starting")
         } else if self.over_memory() {
-            Some("over_memory")
+            Some("memory_limit")
         } else {
             None
         }

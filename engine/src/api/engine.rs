@@ -7,6 +7,7 @@ use crate::registry::Registry;
 use crate::runtime::affinity;
 use crate::runtime::agent::{Agent, AgentKinds};
 use crate::runtime::inbox::Inbox;
+use crate::runtime::sampler::MemorySampler;
 use crate::runtime::shared::{Shared, WorkerStatus, unix_ms};
 use crate::runtime::worker::{Worker, WorkerExit};
 use crate::telemetry::{Telemetry, TelemetrySettings};
@@ -54,6 +55,7 @@ pub struct Engine {
     handle: Handle,
     threads: Vec<JoinHandle<WorkerExit>>,
     exits: crossbeam_channel::Receiver<WorkerExit>,
+    sampler: MemorySampler,
     stopped: bool,
 }
 
@@ -110,6 +112,12 @@ impl Engine {
             .map(|_| CachePadded::new(WorkerStatus::default()))
             .collect();
         let cores = affinity::plan(workers, config.engine.pin_workers);
+        // The first memory sample is taken here, before anything reports ready.
+        let sampler = MemorySampler::start(
+            telemetry.clone(),
+            config.performance.memory_sample_interval_ms,
+            config.performance.memory_limit_mb,
+        )?;
         let shared = Arc::new(Shared {
             config,
             registry,
@@ -161,6 +169,7 @@ impl Engine {
             handle: Handle::new(shared),
             threads,
             exits,
+            sampler,
             stopped: false,
         })
     }
@@ -237,6 +246,7 @@ impl Engine {
                 report.abandoned += 1;
             }
         }
+        self.sampler.stop();
         report.clean = !hard && report.abandoned == 0 && report.workers_unjoined.is_empty();
         report.elapsed = started.elapsed();
         tracing::info!(?report, "engine stopped");

@@ -69,14 +69,24 @@ pub enum EngineError {
         /// The timeout that passed.
         ms: u64,
     },
-    /// Process memory is over `performance.memory_limit_mb`: new agents and
-    /// sessions are refused while existing work continues.
+    /// Process memory is over `performance.memory_limit_mb` (by the last sample):
+    /// every write that grows state is refused while reads, deletes and closes
+    /// continue. Code `memory_limit`.
     #[error(
-        "memory is over performance.memory_limit_mb ({limit_mb} MiB): new work is refused until it drops; raise the limit or reduce load"
+        "memory is over performance.memory_limit_mb ({limit_mb} MiB): writes that grow state are refused until it drops; retry later, delete agents, variables or sessions, or raise the limit"
     )]
     OverMemory {
         /// The limit.
         limit_mb: u64,
+    },
+    /// The node holds `performance.process_limit` live agents plus live sessions:
+    /// a registration or session open is refused until one goes away.
+    #[error(
+        "the node holds performance.process_limit ({limit}) live agents plus live sessions: deregister agents or close sessions, retry later, or raise the limit"
+    )]
+    ProcessLimit {
+        /// The limit.
+        limit: usize,
     },
     /// A coordination request was invalid.
     #[error(transparent)]
@@ -121,7 +131,8 @@ impl EngineError {
             EngineError::ShuttingDown => "shutting_down",
             EngineError::Canceled(_) => "canceled",
             EngineError::Timeout { .. } => "timeout",
-            EngineError::OverMemory { .. } => "over_memory",
+            EngineError::OverMemory { .. } => "memory_limit",
+            EngineError::ProcessLimit { .. } => "process_limit",
             EngineError::Coord(e) => e.code(),
             EngineError::Variable(e) => e.code(),
             EngineError::Session(e) => e.code(),
@@ -151,7 +162,8 @@ impl EngineError {
             EngineError::Overloaded { .. }
             | EngineError::ShuttingDown
             | EngineError::Canceled(_)
-            | EngineError::OverMemory { .. } => 503,
+            | EngineError::OverMemory { .. }
+            | EngineError::ProcessLimit { .. } => 503,
             EngineError::Timeout { .. } => 504,
             EngineError::Coord(_) => 400,
             EngineError::Variable(e) => e.status(),
@@ -170,6 +182,7 @@ impl EngineError {
             EngineError::Overloaded { .. }
                 | EngineError::Timeout { .. }
                 | EngineError::OverMemory { .. }
+                | EngineError::ProcessLimit { .. }
                 | EngineError::Session(SessionError::TooManySessions { .. })
         )
     }

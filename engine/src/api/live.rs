@@ -38,7 +38,8 @@ impl Handle {
 
     /// Opens a live auction (`POST /api/auctions`): state `open` until its
     /// deadline or [`Handle::close_auction`]. Errors: invalid parameters (400),
-    /// an id taken (409 `already_exists`), `too_many_sessions` (503), `over_memory` (503).
+    /// an id taken (409 `already_exists`), `too_many_sessions`, `memory_limit` or
+    /// `process_limit` (503).
     pub fn open_auction(&self, mut req: OpenAuction) -> Pending<AuctionView> {
         let id = req.id.take().unwrap_or_else(|| self.new_session_id("auc"));
         let req = Box::new(req);
@@ -234,7 +235,7 @@ impl Handle {
 
     /// Creates a variable at version 1 (`POST /api/variables`). Over
     /// `core.max_variables` engine-wide: 409 `capacity`; over the memory limit:
-    /// 503 `over_memory`.
+    /// 503 `memory_limit`.
     pub fn create_variable(&self, req: CreateRequest) -> Pending<VariableResponse> {
         let name = req.name.clone();
         let req = Box::new(req);

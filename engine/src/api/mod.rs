@@ -3,6 +3,7 @@
 
 mod engine;
 mod error;
+mod footprint;
 mod handle;
 mod health;
 mod live;
@@ -11,6 +12,7 @@ mod pending;
 pub use crate::runtime::shared::unix_ms;
 pub use engine::{Engine, EngineBuilder, ShutdownReport};
 pub use error::EngineError;
+pub use footprint::{Footprint, FootprintItem};
 pub use handle::Handle;
 pub use health::{EngineHealth, HealthStatus, ServiceHealth, WorkerHealth};
 pub use live::DeliveryStats;

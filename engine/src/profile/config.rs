@@ -132,6 +132,12 @@ settings! {
         gc_frequency: Duration as u64 => Millis = ms(30_000), ms(10);
         /// How long metrics history is kept (written in ms).
         metrics_retention: Duration as u64 => Millis = ms(3_600_000), ms(1_000);
+        /// Interval between memory samples for admission control: one read of the
+        /// resident set size (written in ms).
+        memory_sample_interval_ms: Duration as u64 => Millis = ms(10), ms(10);
+        /// Live agents plus live sessions one node holds at once (count); past it
+        /// registrations and session opens are refused with 503 `process_limit`.
+        process_limit: usize as u64 => Count = 50_000, 1_024;
     }
 
     /// `[concurrency]`: node capacity and pool sizes.

@@ -324,6 +324,13 @@ pub(crate) fn violations(config: &Config) -> Vec<Violation> {
         ms(1),
         ms(YEAR_MS),
     );
+    c.duration(
+        "performance.memory_sample_interval_ms",
+        p.memory_sample_interval_ms,
+        ms(1),
+        ms(60_000),
+    );
+    c.count("performance.process_limit", p.process_limit, 1, COUNT_MAX);
 
     let cc = &config.concurrency;
     c.count(

@@ -25,10 +25,7 @@ impl Worker {
         if !self.shared.kinds.knows(&spec.kind) {
             return Err(EngineError::UnknownKind { kind: spec.kind });
         }
-        let limit_mb = self.shared.config.performance.memory_limit_mb;
-        if self.shared.telemetry.memory_over_limit(limit_mb) {
-            return Err(EngineError::OverMemory { limit_mb });
-        }
+        self.admit_process()?;
         let default = self.shared.config.agent_registry.restart_strategy;
         spec.supervision.strategy.get_or_insert(default);
         let id = spec.id.clone();
@@ -36,7 +33,10 @@ impl Worker {
             RestartWindow::new(spec.supervision.max_restarts, spec.supervision.max_seconds);
         let now = self.now_ms;
         let writer = self.writer_for(&id);
-        writer.register(spec, now)?;
+        if let Err(e) = writer.register(spec, now) {
+            self.release_processes(1);
+            return Err(e.into());
+        }
         let record = writer.registry().get(&id).ok_or_else(|| {
             EngineError::Internal(format!("agent {id} vanished after registration"))
         })?;
@@ -63,6 +63,7 @@ impl Worker {
             self.stop_instance(id)?;
         }
         let record = self.writer_for(id).deregister(id)?;
+        self.release_processes(1);
         self.agents.remove(id);
         self.rec.inc(Counter::AgentsDeregistered);
         self.rec.agent_transition(Some(record.state.into()), None);

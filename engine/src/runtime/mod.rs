@@ -3,12 +3,14 @@
 //! See `README.md` in this directory for the tick, parking and back-pressure.
 #![forbid(unsafe_code)]
 
+pub(crate) mod admission;
 pub(crate) mod affinity;
 pub mod agent;
 pub(crate) mod command;
 pub mod inbox;
 pub(crate) mod lifecycle;
 pub mod reply;
+pub(crate) mod sampler;
 pub(crate) mod sessions;
 pub(crate) mod shared;
 pub mod supervisor;

@@ -267,7 +267,10 @@ impl Worker {
                 key,
                 reply,
             } => {
-                reply.send(self.live.table.bid(&id, *bid, key).map_err(Into::into));
+                let r = self
+                    .admit_growth()
+                    .and_then(|()| self.live.table.bid(&id, *bid, key).map_err(Into::into));
+                reply.send(r);
             }
             SessionCmd::Order {
                 id,
@@ -275,20 +278,27 @@ impl Worker {
                 key,
                 reply,
             } => {
-                let r = self.live.table.order(&id, *order, key);
+                let r = self
+                    .admit_growth()
+                    .and_then(|()| self.live.table.order(&id, *order, key).map_err(Into::into));
                 if let Ok(receipt) = &r
                     && receipt.filled > 0
                 {
                     self.rec.add(Counter::MarketVolume, receipt.filled);
                 }
-                reply.send(r.map_err(Into::into));
+                reply.send(r);
             }
             SessionCmd::Vote {
                 id,
                 vote,
                 key,
                 reply,
-            } => reply.send(self.live.table.vote(&id, *vote, key).map_err(Into::into)),
+            } => {
+                let r = self
+                    .admit_growth()
+                    .and_then(|()| self.live.table.vote(&id, *vote, key).map_err(Into::into));
+                reply.send(r);
+            }
             SessionCmd::Close { id, waiter } => {
                 let what = waiter.what();
                 let r = self.live.table.close(&id, what, waiter, now);
@@ -312,20 +322,17 @@ impl Worker {
         }
     }
 
-    /// Memory admission and the engine-wide session slot, then `open`.
+    /// Admission (memory, `performance.process_limit`) and the engine-wide session
+    /// slot, then `open`.
     fn admit_session(
         &mut self,
         open: impl FnOnce(&mut Sessions<Waiter>) -> Result<SessionView, SessionError>,
     ) -> Result<SessionView, EngineError> {
-        let limit_mb = self.shared.config.performance.memory_limit_mb;
-        if self.shared.telemetry.memory_over_limit(limit_mb) {
-            self.rec
-                .record_rejection(crate::telemetry::RejectReason::Memory);
-            return Err(EngineError::OverMemory { limit_mb });
-        }
+        self.admit_process()?;
         let max = self.shared.config.coordination.max_concurrent_coordinations;
         let open_now = &self.shared.live.sessions_open;
         if !LiveCounters::reserve(open_now, max) {
+            self.release_processes(1);
             self.rec
                 .record_rejection(crate::telemetry::RejectReason::Capacity);
             return Err(SessionError::TooManySessions { max }.into());
@@ -338,6 +345,7 @@ impl Worker {
             }
             Err(e) => {
                 LiveCounters::release(open_now, 1);
+                self.release_processes(1);
                 self.rec
                     .record_rejection(crate::telemetry::RejectReason::Invalid);
                 Err(e.into())
@@ -385,6 +393,7 @@ impl Worker {
             return;
         }
         LiveCounters::release(&self.shared.live.sessions_open, finished.len());
+        self.release_processes(finished.len());
         for f in finished {
             self.rec.add_gauge(Gauge::SessionsOpen, -1);
             self.rec.inc(match f.state {

@@ -50,6 +50,8 @@ pub(crate) struct Shared {
 pub(crate) struct LiveCounters {
     /// Sessions open or closing (`coordination.max_concurrent_coordinations`).
     pub(crate) sessions_open: AtomicUsize,
+    /// Live agents plus live sessions (`performance.process_limit`).
+    pub(crate) processes: AtomicUsize,
     /// Shared variables held (`core.max_variables`).
     pub(crate) variables_held: AtomicUsize,
     /// Clearing jobs handed to the pool and not yet back

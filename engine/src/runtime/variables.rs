@@ -111,9 +111,13 @@ impl Worker {
                     .ok_or_else(|| not_found(&name)),
             ),
             VariableCmd::Update { name, req, reply } => {
-                let vars = &mut self.vars;
-                let r = vars.store.update(&name, *req, now, &mut vars.outbox);
-                reply.send(r.map_err(Into::into));
+                let r = self.admit_growth().and_then(|()| {
+                    let vars = &mut self.vars;
+                    vars.store
+                        .update(&name, *req, now, &mut vars.outbox)
+                        .map_err(Into::into)
+                });
+                reply.send(r);
                 self.send_deliveries();
             }
             VariableCmd::History { name, limit, reply } => {
@@ -121,6 +125,10 @@ impl Worker {
                 reply.send(self.vars.store.history(&name, limit).map_err(Into::into));
             }
             VariableCmd::Coordinate { name, req, reply } => {
+                if let Err(e) = self.admit_growth() {
+                    reply.send(Err(e));
+                    return;
+                }
                 let started = Instant::now();
                 let vars = &mut self.vars;
                 let r = vars.store.coordinate(&name, *req, now, &mut vars.outbox);
@@ -147,6 +155,10 @@ impl Worker {
                 reply,
             } => {
                 let r = if subscribe {
+                    if let Err(e) = self.admit_growth() {
+                        reply.send(Err(e));
+                        return;
+                    }
                     self.vars.store.subscribe(&name, &agent_id)
                 } else {
                     self.vars.store.unsubscribe(&name, &agent_id)
@@ -165,11 +177,7 @@ impl Worker {
 
     /// Memory admission and the engine-wide `core.max_variables`, then the create.
     fn create_variable(&mut self, req: CreateRequest) -> Result<VariableResponse, EngineError> {
-        let limit_mb = self.shared.config.performance.memory_limit_mb;
-        if self.shared.telemetry.memory_over_limit(limit_mb) {
-            self.rec.record_rejection(RejectReason::Memory);
-            return Err(EngineError::OverMemory { limit_mb });
-        }
+        self.admit_growth()?;
         let max = self.shared.config.core.max_variables;
         let held = &self.shared.live.variables_held;
         if !LiveCounters::reserve(held, max) {

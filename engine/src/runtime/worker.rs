@@ -229,8 +229,8 @@ impl Worker {
     }
 
     /// The maintenance sweep ("GC"): hand retired registry records to the
-    /// reclaimer; worker 0 also samples memory (for admission control and the
-    /// allocator gauges) and lets telemetry drop what is past its retention.
+    /// reclaimer; worker 0 also lets telemetry drop what is past its retention.
+    /// (Memory is sampled by the engine's memory sampler, `runtime/sampler.rs`.)
     fn sweep(&mut self) {
         for w in &mut self.writers {
             w.flush();
@@ -240,7 +240,6 @@ impl Worker {
         let backlog = self.shared.registry.retired_backlog() as u64;
         self.rec.set_reclaim_backlog(backlog);
         if self.index == 0 {
-            self.shared.telemetry.refresh_memory();
             self.shared.telemetry.cleanup_if_due(self.now_ms);
         }
     }

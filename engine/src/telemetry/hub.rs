@@ -257,26 +257,44 @@ impl Telemetry {
         self.hub.events.lock().report()
     }
 
-    /// Take a fresh memory sample and remember its size for `memory_over_limit`. Call it
-    /// from the maintenance sweep (every `gc_frequency_ms`).
+    /// Take a full memory sample (allocator and kernel) and remember its admission size
+    /// for `memory_over_limit`.
     pub fn refresh_memory(&self) -> MemoryStats {
         let stats = memory::sample();
-        match stats.used_bytes() {
+        self.remember_used(stats.used_bytes());
+        stats
+    }
+
+    /// Read the admission size only ([`memory::used_bytes`]: the resident set size, one
+    /// `/proc/self/statm` read) and remember it for `memory_over_limit`. The engine's
+    /// memory sampler calls this at start and every `performance.memory_sample_interval_ms`.
+    pub fn refresh_memory_used(&self) -> Option<u64> {
+        let used = memory::used_bytes();
+        self.remember_used(used);
+        used
+    }
+
+    fn remember_used(&self, used: Option<u64>) {
+        match used {
             Some(b) => {
                 self.hub.memory_used_bytes.store(b, Relaxed);
                 self.hub.memory_known.store(true, Relaxed);
             }
             None => self.hub.memory_known.store(false, Relaxed),
         }
-        stats
     }
 
-    /// Admission control: true when the last refreshed sample exceeds `limit_mb` MiB
-    /// (`0` = no limit; never refreshed or unreadable = not over). Two relaxed loads.
-    pub fn memory_over_limit(&self, limit_mb: u64) -> bool {
+    /// The admission size of the last sample, bytes (`None` before the first, or when
+    /// unreadable).
+    pub fn memory_used(&self) -> Option<u64> {
         let known = self.hub.memory_known.load(Relaxed);
-        let used = known.then(|| self.hub.memory_used_bytes.load(Relaxed));
-        memory::over_limit(used, limit_mb)
+        known.then(|| self.hub.memory_used_bytes.load(Relaxed))
+    }
+
+    /// Admission control: true when the last sample exceeds `limit_mb` MiB (`0` = no
+    /// limit; never sampled or unreadable = not over). Two relaxed loads.
+    pub fn memory_over_limit(&self, limit_mb: u64) -> bool {
+        memory::over_limit(self.memory_used(), limit_mb)
     }
 }
 
