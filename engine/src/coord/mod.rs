@@ -42,6 +42,7 @@ pub mod money;
 pub mod outcome;
 pub mod request;
 pub mod validate;
+pub mod work;
 
 pub use batch::{ClearingPool, clear_serial};
 pub use clear::{clear, clear_json};
@@ -59,3 +60,4 @@ pub use request::{
     Vote,
 };
 pub use validate::Limits;
+pub use work::Cancel;
