@@ -69,6 +69,15 @@ pub enum EngineError {
         /// The timeout that passed.
         ms: u64,
     },
+    /// A one-shot coordination did not clear within `coordination.default_timeout`; it
+    /// was stopped (nothing of it remains running).
+    #[error(
+        "the coordination did not clear within {ms} ms (coordination.default_timeout) and was stopped; send fewer bids or items, lower coordination.combinatorial_node_limit, or raise the timeout"
+    )]
+    CoordinationTimeout {
+        /// The deadline that passed.
+        ms: u64,
+    },
     /// Process memory is over `performance.memory_limit_mb`: new agents and
     /// sessions are refused while existing work continues.
     #[error(
@@ -121,6 +130,7 @@ impl EngineError {
             EngineError::ShuttingDown => "shutting_down",
             EngineError::Canceled(_) => "canceled",
             EngineError::Timeout { .. } => "timeout",
+            EngineError::CoordinationTimeout { .. } => "coordination_timeout",
             EngineError::OverMemory { .. } => "over_memory",
             EngineError::Coord(e) => e.code(),
             EngineError::Variable(e) => e.code(),
@@ -152,7 +162,7 @@ impl EngineError {
             | EngineError::ShuttingDown
             | EngineError::Canceled(_)
             | EngineError::OverMemory { .. } => 503,
-            EngineError::Timeout { .. } => 504,
+            EngineError::Timeout { .. } | EngineError::CoordinationTimeout { .. } => 504,
             EngineError::Coord(_) => 400,
             EngineError::Variable(e) => e.status(),
             EngineError::Session(e) => e.status(),

@@ -6,11 +6,12 @@
 
 use rayon::prelude::*;
 
-use crate::coord::clear::clear;
+use crate::coord::clear::{clear, clear_cancellable};
 use crate::coord::error::CoordError;
 use crate::coord::outcome::CoordinationOutcome;
 use crate::coord::request::CoordinationRequest;
 use crate::coord::validate::Limits;
+use crate::coord::work::Cancel;
 
 /// Most threads a clearing pool may have.
 pub const THREADS_MAX: usize = 1024;
@@ -52,8 +53,22 @@ impl ClearingPool {
         reqs: &[CoordinationRequest],
         limits: &Limits,
     ) -> Vec<Result<CoordinationOutcome, CoordError>> {
-        self.pool
-            .install(|| reqs.par_iter().map(|r| clear(r, limits)).collect())
+        self.clear_batch_cancellable(reqs, limits, &Cancel::new())
+    }
+
+    /// [`ClearingPool::clear_batch`], stopping once `cancel` is set: the requests not
+    /// finished by then answer [`CoordError::Cancelled`].
+    pub fn clear_batch_cancellable(
+        &self,
+        reqs: &[CoordinationRequest],
+        limits: &Limits,
+        cancel: &Cancel,
+    ) -> Vec<Result<CoordinationOutcome, CoordError>> {
+        self.pool.install(|| {
+            reqs.par_iter()
+                .map(|r| clear_cancellable(r, limits, cancel))
+                .collect()
+        })
     }
 
     /// Queues `f` on the pool and returns at once (the runtime's non-blocking

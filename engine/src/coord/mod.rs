@@ -45,7 +45,7 @@ pub mod validate;
 pub mod work;
 
 pub use batch::{ClearingPool, clear_serial};
-pub use clear::{clear, clear_json};
+pub use clear::{INLINE_ENTRIES_MAX, clear, clear_cancellable, clear_json, clears_inline};
 pub use error::CoordError;
 pub use market::book::OrderBook;
 pub use money::{Money, MoneyError};
