@@ -254,3 +254,21 @@ fn equal_totals_go_to_the_earliest_submissions() {
         .collect();
     assert_eq!(winners, ["x", "y"]);
 }
+
+#[test]
+fn past_the_pools_limit_of_clearings_a_heavy_request_is_refused_with_retry_after() {
+    let _serial = serial();
+    let s = Server::start(&format!(
+        "{HEAVY_PROFILE}\n[concurrency]\ncoordination_pool_size = 1\n"
+    ));
+    let addr = s.addr;
+    let first = std::thread::spawn(move || post(addr, "/api/coordinate", &heavy_body(2_000, 5)));
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = Instant::now();
+    let r = post(addr, "/api/coordinate", &heavy_body(2_000, 6));
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.code(), "overloaded");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert!(sent.elapsed() < Duration::from_millis(1_000));
+    assert_eq!(first.join().expect("client").status, 504);
+}

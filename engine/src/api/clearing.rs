@@ -3,7 +3,7 @@
 use crate::api::{EngineError, Pending};
 use crate::coord::{Cancel, CoordError};
 use crate::runtime::reply::reply_channel;
-use crate::runtime::shared::Shared;
+use crate::runtime::shared::{LiveCounters, Shared};
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
@@ -25,22 +25,32 @@ pub struct Clearing<T> {
 }
 
 impl<T: Send + 'static> Clearing<T> {
-    /// Runs `work` on the pool (it reads the flag it is given).
+    /// Runs `work` on the pool (it reads the flag it is given), within the pool's limit
+    /// of clearings in flight (`concurrency.coordination_pool_size`, shared with the
+    /// live sessions' clearings); past it the clearing answers
+    /// [`EngineError::PoolBusy`] at once.
     pub(crate) fn spawn(
-        shared: &Shared,
+        shared: &Arc<Shared>,
         work: impl FnOnce(&Cancel) -> Result<T, CoordError> + Send + 'static,
     ) -> Clearing<T> {
         let (tx, rx) = reply_channel();
         let cancel = Arc::new(Cancel::new());
-        let flag = Arc::clone(&cancel);
-        shared.pool.spawn(move || {
-            let result = catch_unwind(AssertUnwindSafe(|| work(&flag))).unwrap_or_else(|_| {
-                Err(CoordError::Pool {
-                    message: "the clearing panicked; this is a bug, please report it".into(),
-                })
+        let max = shared.config.concurrency.coordination_pool_size.max(1);
+        if LiveCounters::reserve(&shared.live.clearings_in_flight, max) {
+            let flag = Arc::clone(&cancel);
+            let owner = Arc::clone(shared);
+            shared.pool.spawn(move || {
+                let result = catch_unwind(AssertUnwindSafe(|| work(&flag))).unwrap_or_else(|_| {
+                    Err(CoordError::Pool {
+                        message: "the clearing panicked; this is a bug, please report it".into(),
+                    })
+                });
+                LiveCounters::release(&owner.live.clearings_in_flight, 1);
+                tx.send(result.map_err(EngineError::from));
             });
-            tx.send(result.map_err(EngineError::from));
-        });
+        } else {
+            tx.send(Err(EngineError::PoolBusy { max }));
+        }
         Clearing {
             pending: Some(Pending::new(rx)),
             cancel,

@@ -69,6 +69,15 @@ pub enum EngineError {
         /// The timeout that passed.
         ms: u64,
     },
+    /// The clearing pool holds its limit of clearings in flight
+    /// (`concurrency.coordination_pool_size`). Retry after a short back-off.
+    #[error(
+        "the clearing pool has its limit of {max} clearings in flight (concurrency.coordination_pool_size); retry shortly"
+    )]
+    PoolBusy {
+        /// The limit.
+        max: usize,
+    },
     /// A one-shot coordination did not clear within `coordination.default_timeout`; it
     /// was stopped (nothing of it remains running).
     #[error(
@@ -126,7 +135,7 @@ impl EngineError {
             EngineError::AgentNotRunning { .. } => "agent_not_running",
             EngineError::Agent(_) => "agent_error",
             EngineError::AgentCrashed { .. } => "agent_crashed",
-            EngineError::Overloaded { .. } => "overloaded",
+            EngineError::Overloaded { .. } | EngineError::PoolBusy { .. } => "overloaded",
             EngineError::ShuttingDown => "shutting_down",
             EngineError::Canceled(_) => "canceled",
             EngineError::Timeout { .. } => "timeout",
@@ -159,6 +168,7 @@ impl EngineError {
             EngineError::Agent(_) => 422,
             EngineError::AgentCrashed { .. } => 500,
             EngineError::Overloaded { .. }
+            | EngineError::PoolBusy { .. }
             | EngineError::ShuttingDown
             | EngineError::Canceled(_)
             | EngineError::OverMemory { .. } => 503,
@@ -178,6 +188,7 @@ impl EngineError {
         matches!(
             self,
             EngineError::Overloaded { .. }
+                | EngineError::PoolBusy { .. }
                 | EngineError::Timeout { .. }
                 | EngineError::OverMemory { .. }
                 | EngineError::Session(SessionError::TooManySessions { .. })

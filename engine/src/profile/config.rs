@@ -83,7 +83,7 @@ settings! {
         bids_per_auction_max: usize as u64 => Count = 10_000, 16;
         /// Resting orders one market holds (count).
         orders_per_market_max: usize as u64 => Count = 100_000, 16;
-        /// Search nodes one combinatorial clearing may visit before giving up (count).
+        /// Work one combinatorial clearing may spend, VCG re-solves included (bids examined, count).
         combinatorial_node_limit: usize as u64 => Count = 100_000, 64;
         /// Idempotency keys remembered for retried submissions (count).
         idempotency_keys_max: usize as u64 => Count = 100_000, 16;
