@@ -145,7 +145,7 @@ settings! {
 
     /// `[engine]`: workers, shards, inboxes and ticks.
     [engine] EngineConfig / EngineSpec {
-        /// Worker threads; 0 = one per available core.
+        /// Worker threads; 0 = one per available core but one (at least one): a core stays free to serve.
         workers: usize as u64 => Count = 0, 2;
         /// Pin each worker to a core (refused pinning is logged, not fatal).
         pin_workers: bool as bool => Flag = true, false;
@@ -159,7 +159,7 @@ settings! {
         tick_budget_us: Duration as u64 => Micros = us(1_000), us(200);
         /// Time an idle worker spins before parking (written in us; 0 = park at once).
         idle_spin_us: Duration as u64 => Micros = us(50), us(10);
-        /// Threads of the clearing (rayon) pool; 0 = one per available core.
+        /// Threads of the clearing (rayon) pool; 0 = one per available core but one (at least one): a core stays free to serve.
         clearing_threads: usize as u64 => Count = 0, 1;
     }
 
