@@ -10,7 +10,8 @@
 //!
 //! ```text
 //! Handle call (any thread) --> key -> shard -> owning worker
-//!    one-shot coordination: cleared right here, on the calling thread (coord is pure)
+//!    one-shot coordination: cleared right here, on the calling thread (coord is pure),
+//!      or on the clearing pool with a deadline that cancels it (Handle::coordinate_on_pool)
 //!    reads (agent, agents): lock-free from the registry, never wait for a worker
 //!    stateful command: pushed to the owner's bounded inbox (full -> Overloaded)
 //! worker tick: drain <= batch_max commands -> registry / agents (single writer)

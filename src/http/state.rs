@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// Most one-shot requests in one `POST /api/coordinate/batch`.
 pub(crate) const BATCH_REQUESTS_MAX: usize = 4_096;
@@ -70,6 +71,9 @@ pub(crate) struct AppState {
     serving: AtomicBool,
     /// Set when shutdown begins: `/ready` turns false first.
     draining: AtomicBool,
+    /// Turns true when shutdown begins: clearings in flight on the pool are stopped and
+    /// answered 503 (and new ones refused), so shutdown never waits for a long clearing.
+    stop_clearing: watch::Sender<bool>,
 }
 
 impl AppState {
@@ -107,6 +111,7 @@ impl AppState {
             handle,
             serving: AtomicBool::new(false),
             draining: AtomicBool::new(false),
+            stop_clearing: watch::Sender::new(false),
         }
     }
 
@@ -116,6 +121,14 @@ impl AppState {
 
     pub(crate) fn start_draining(&self) {
         self.draining.store(true, Ordering::Release);
+        self.stop_clearing.send_replace(true);
+    }
+
+    /// Resolves once shutdown has begun (at once if it has).
+    pub(crate) async fn clearing_stopped(&self) {
+        let mut rx = self.stop_clearing.subscribe();
+        // An error means the sender is gone, which only happens with `self`: stop too.
+        let _ = rx.wait_for(|stop| *stop).await;
     }
 
     pub(crate) fn is_draining(&self) -> bool {

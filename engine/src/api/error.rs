@@ -69,6 +69,24 @@ pub enum EngineError {
         /// The timeout that passed.
         ms: u64,
     },
+    /// The clearing pool holds its limit of clearings in flight
+    /// (`concurrency.coordination_pool_size`). Retry after a short back-off.
+    #[error(
+        "the clearing pool has its limit of {max} clearings in flight (concurrency.coordination_pool_size); retry shortly"
+    )]
+    PoolBusy {
+        /// The limit.
+        max: usize,
+    },
+    /// A one-shot coordination did not clear within `coordination.default_timeout`; it
+    /// was stopped (nothing of it remains running).
+    #[error(
+        "the coordination did not clear within {ms} ms (coordination.default_timeout) and was stopped; send fewer bids or items, lower coordination.combinatorial_node_limit, or raise the timeout"
+    )]
+    CoordinationTimeout {
+        /// The deadline that passed.
+        ms: u64,
+    },
     /// Process memory is over `performance.memory_limit_mb` (by the last sample):
     /// every write that grows state is refused while reads, deletes and closes
     /// continue. Code `memory_limit`.
@@ -127,10 +145,11 @@ impl EngineError {
             EngineError::AgentNotRunning { .. } => "agent_not_running",
             EngineError::Agent(_) => "agent_error",
             EngineError::AgentCrashed { .. } => "agent_crashed",
-            EngineError::Overloaded { .. } => "overloaded",
+            EngineError::Overloaded { .. } | EngineError::PoolBusy { .. } => "overloaded",
             EngineError::ShuttingDown => "shutting_down",
             EngineError::Canceled(_) => "canceled",
             EngineError::Timeout { .. } => "timeout",
+            EngineError::CoordinationTimeout { .. } => "coordination_timeout",
             EngineError::OverMemory { .. } => "memory_limit",
             EngineError::ProcessLimit { .. } => "process_limit",
             EngineError::Coord(e) => e.code(),
@@ -160,11 +179,12 @@ impl EngineError {
             EngineError::Agent(_) => 422,
             EngineError::AgentCrashed { .. } => 500,
             EngineError::Overloaded { .. }
+            | EngineError::PoolBusy { .. }
             | EngineError::ShuttingDown
             | EngineError::Canceled(_)
             | EngineError::OverMemory { .. }
             | EngineError::ProcessLimit { .. } => 503,
-            EngineError::Timeout { .. } => 504,
+            EngineError::Timeout { .. } | EngineError::CoordinationTimeout { .. } => 504,
             EngineError::Coord(_) => 400,
             EngineError::Variable(e) => e.status(),
             EngineError::Session(e) => e.status(),
@@ -180,6 +200,7 @@ impl EngineError {
         matches!(
             self,
             EngineError::Overloaded { .. }
+                | EngineError::PoolBusy { .. }
                 | EngineError::Timeout { .. }
                 | EngineError::OverMemory { .. }
                 | EngineError::ProcessLimit { .. }

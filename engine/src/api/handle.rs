@@ -1,6 +1,6 @@
 //! The embedding API: what any thread can ask of a running engine.
 
-use crate::api::{EngineError, Pending};
+use crate::api::{Clearing, EngineError, Pending};
 use crate::coord::{CoordError, CoordinationOutcome, CoordinationRequest};
 use crate::registry::{AgentFilter, AgentRecord, AgentSpec, AgentStatus};
 use crate::runtime::command::{Command, LifecycleOp};
@@ -105,9 +105,41 @@ impl Handle {
     }
 
     /// Clears a one-shot coordination on the calling thread (pure: no worker,
-    /// no lock).
+    /// no lock), within its work budget but with no deadline. Servers use
+    /// [`Handle::coordinate_on_pool`] for requests that are not
+    /// [`crate::coord::clears_inline`].
     pub fn coordinate(&self, req: &CoordinationRequest) -> Result<CoordinationOutcome, CoordError> {
         crate::coord::clear(req, &self.shared.limits)
+    }
+
+    /// Clears a one-shot coordination on the clearing pool, off the calling thread, with
+    /// the one-shot deadline (`coordination.default_timeout`); dropping the [`Clearing`]
+    /// stops it.
+    pub fn coordinate_on_pool(
+        &self,
+        req: Arc<CoordinationRequest>,
+    ) -> Clearing<CoordinationOutcome> {
+        let shared = Arc::clone(&self.shared);
+        Clearing::spawn(&self.shared, move |cancel| {
+            crate::coord::clear_cancellable(&req, &shared.limits, cancel)
+        })
+    }
+
+    /// [`Handle::coordinate_batch`] off the calling thread, with the one-shot deadline
+    /// for the whole batch; dropping the [`Clearing`] stops every request still clearing.
+    pub fn coordinate_batch_on_pool(
+        &self,
+        reqs: Arc<[CoordinationRequest]>,
+    ) -> Clearing<Vec<Result<CoordinationOutcome, CoordError>>> {
+        let shared = Arc::clone(&self.shared);
+        Clearing::spawn(&self.shared, move |cancel| {
+            let results = shared
+                .pool
+                .clear_batch_cancellable(&reqs, &shared.limits, cancel);
+            // A cancelled batch is cancelled as a whole.
+            cancel.check()?;
+            Ok(results)
+        })
     }
 
     /// Clears independent coordinations together on the clearing pool; results

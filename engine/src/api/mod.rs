@@ -1,6 +1,7 @@
 //! The embedding API: start an [`Engine`], talk to it through a [`Handle`].
 #![forbid(unsafe_code)]
 
+mod clearing;
 mod engine;
 mod error;
 mod footprint;
@@ -10,6 +11,7 @@ mod live;
 mod pending;
 
 pub use crate::runtime::shared::unix_ms;
+pub use clearing::Clearing;
 pub use engine::{Engine, EngineBuilder, ShutdownReport};
 pub use error::EngineError;
 pub use footprint::{Footprint, FootprintItem};

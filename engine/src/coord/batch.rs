@@ -6,14 +6,35 @@
 
 use rayon::prelude::*;
 
-use crate::coord::clear::clear;
+use crate::coord::clear::{clear, clear_cancellable};
 use crate::coord::error::CoordError;
 use crate::coord::outcome::CoordinationOutcome;
 use crate::coord::request::CoordinationRequest;
 use crate::coord::validate::Limits;
+use crate::coord::work::Cancel;
 
 /// Most threads a clearing pool may have.
 pub const THREADS_MAX: usize = 1024;
+
+/// How much lower than the threads that start it a clearing thread runs (a Linux `nice`
+/// increment): on a busy node, request serving, probes and the workers' ticks win the CPU
+/// over a long clearing, which only waits.
+pub const CLEARING_NICE_INCREMENT: i32 = 10;
+
+/// Lowers the calling thread's priority by [`CLEARING_NICE_INCREMENT`] (Linux; elsewhere,
+/// or when refused, the thread keeps its priority).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{getpriority_process, setpriority_process};
+        let me = Some(rustix::thread::gettid());
+        let lowered = getpriority_process(me)
+            .and_then(|now| setpriority_process(me, (now + CLEARING_NICE_INCREMENT).min(19)));
+        if let Err(e) = lowered {
+            tracing::debug!(error = %e, "a clearing thread keeps its priority");
+        }
+    }
+}
 
 /// A rayon pool whose threads are named `mabeam-clear-N`.
 #[derive(Debug)]
@@ -33,6 +54,7 @@ impl ClearingPool {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("mabeam-clear-{i}"))
+            .start_handler(|_| lower_priority())
             .build()
             .map_err(|e| CoordError::Pool {
                 message: e.to_string(),
@@ -52,8 +74,22 @@ impl ClearingPool {
         reqs: &[CoordinationRequest],
         limits: &Limits,
     ) -> Vec<Result<CoordinationOutcome, CoordError>> {
-        self.pool
-            .install(|| reqs.par_iter().map(|r| clear(r, limits)).collect())
+        self.clear_batch_cancellable(reqs, limits, &Cancel::new())
+    }
+
+    /// [`ClearingPool::clear_batch`], stopping once `cancel` is set: the requests not
+    /// finished by then answer [`CoordError::Cancelled`].
+    pub fn clear_batch_cancellable(
+        &self,
+        reqs: &[CoordinationRequest],
+        limits: &Limits,
+        cancel: &Cancel,
+    ) -> Vec<Result<CoordinationOutcome, CoordError>> {
+        self.pool.install(|| {
+            reqs.par_iter()
+                .map(|r| clear_cancellable(r, limits, cancel))
+                .collect()
+        })
     }
 
     /// Queues `f` on the pool and returns at once (the runtime's non-blocking
@@ -91,5 +127,15 @@ mod tests {
             ClearingPool::new(0).unwrap_err().code(),
             "invalid_parameter"
         );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn clearing_threads_run_below_the_caller() {
+        use rustix::process::getpriority_process;
+        let caller = getpriority_process(Some(rustix::thread::gettid())).unwrap();
+        let pool = ClearingPool::new(1).unwrap();
+        let inside = pool.install(|| getpriority_process(Some(rustix::thread::gettid())).unwrap());
+        assert_eq!(inside, (caller + CLEARING_NICE_INCREMENT).min(19));
     }
 }

@@ -122,6 +122,9 @@ pub enum CoordError {
         /// What the thread pool builder said.
         message: String,
     },
+    /// The caller cancelled the clearing (its deadline passed or the server is stopping).
+    #[error("the clearing was stopped before it finished (deadline passed or shutting down)")]
+    Cancelled,
 }
 
 impl CoordError {
@@ -143,6 +146,7 @@ impl CoordError {
             CoordError::BookFull { .. } => "book_full",
             CoordError::UnknownOrder { .. } => "unknown_order",
             CoordError::Pool { .. } => "pool_unavailable",
+            CoordError::Cancelled => "cancelled",
         }
     }
 
@@ -163,14 +167,18 @@ impl CoordError {
             | CoordError::Overflow { .. }
             | CoordError::BookFull { .. }
             | CoordError::UnknownOrder { .. }
-            | CoordError::Pool { .. } => None,
+            | CoordError::Pool { .. }
+            | CoordError::Cancelled => None,
         }
     }
 
     /// True when the caller sent something wrong (HTTP 400); false for capacity or internal
-    /// conditions (`book_full`, `pool_unavailable`).
+    /// conditions (`book_full`, `pool_unavailable`, `cancelled`).
     pub fn is_client_error(&self) -> bool {
-        !matches!(self, CoordError::BookFull { .. } | CoordError::Pool { .. })
+        !matches!(
+            self,
+            CoordError::BookFull { .. } | CoordError::Pool { .. } | CoordError::Cancelled
+        )
     }
 
     pub(crate) fn overflow(what: &'static str) -> CoordError {

@@ -42,9 +42,12 @@ pub mod money;
 pub mod outcome;
 pub mod request;
 pub mod validate;
+pub mod work;
 
 pub use batch::{ClearingPool, clear_serial};
-pub use clear::{clear, clear_call_market, clear_json};
+pub use clear::{
+    INLINE_ENTRIES_MAX, clear, clear_call_market, clear_cancellable, clear_json, clears_inline,
+};
 pub use error::CoordError;
 pub use market::book::OrderBook;
 pub use money::{Money, MoneyError};
@@ -59,3 +62,4 @@ pub use request::{
     Vote,
 };
 pub use validate::Limits;
+pub use work::Cancel;

@@ -159,8 +159,13 @@ pub struct CombinatorialOutcome {
     pub winners: Vec<BundleWinner>,
     /// Sum of prices paid.
     pub revenue: Money,
-    /// False only when the node limit forced an approximation.
+    /// False only when the work budget forced an approximation.
     pub optimal: bool,
+    /// True when some VCG payment comes from a re-solve the work budget cut short (or left
+    /// out): such a payment is computed from the best allocation found without the winner,
+    /// so it is never above the exact one. Always false for pay-as-bid.
+    #[serde(default)]
+    pub payments_approximate: bool,
     /// The payment rule applied.
     pub payment: Payment,
     /// Search nodes explored (all searches, including VCG's).

@@ -23,8 +23,9 @@ pub struct Limits {
     pub bids_per_auction_max: usize,
     /// Most orders in one market (`[coordination] orders_per_market_max`).
     pub orders_per_market_max: usize,
-    /// Most branch-and-bound nodes per combinatorial winner determination
-    /// (`[coordination] combinatorial_node_limit`); past it the result has `optimal: false`.
+    /// The work budget of one combinatorial clearing, VCG re-solves included, in bids
+    /// examined (`[coordination] combinatorial_node_limit`); past it the result has
+    /// `optimal: false`.
     pub combinatorial_node_limit: u64,
     /// Most items offered in one combinatorial auction.
     pub items_per_auction_max: usize,

@@ -96,7 +96,7 @@ settings! {
         bids_per_auction_max: usize as u64 => Count = 10_000, 16;
         /// Resting orders one market holds (count).
         orders_per_market_max: usize as u64 => Count = 100_000, 16;
-        /// Search nodes one combinatorial clearing may visit before giving up (count).
+        /// Work one combinatorial clearing may spend, VCG re-solves included (bids examined, count).
         combinatorial_node_limit: usize as u64 => Count = 100_000, 64;
         /// Idempotency keys remembered for retried submissions (count).
         idempotency_keys_max: usize as u64 => Count = 100_000, 16;
@@ -164,7 +164,7 @@ settings! {
 
     /// `[engine]`: workers, shards, inboxes and ticks.
     [engine] EngineConfig / EngineSpec {
-        /// Worker threads; 0 = one per available core.
+        /// Worker threads; 0 = one per available core but one (at least one): a core stays free to serve.
         workers: usize as u64 => Count = 0, 2;
         /// Pin each worker to a core (refused pinning is logged, not fatal).
         pin_workers: bool as bool => Flag = true, false;
@@ -178,7 +178,7 @@ settings! {
         tick_budget_us: Duration as u64 => Micros = us(1_000), us(200);
         /// Time an idle worker spins before parking (written in us; 0 = park at once).
         idle_spin_us: Duration as u64 => Micros = us(50), us(10);
-        /// Threads of the clearing (rayon) pool; 0 = one per available core.
+        /// Threads of the clearing (rayon) pool; 0 = one per available core but one (at least one): a core stays free to serve.
         clearing_threads: usize as u64 => Count = 0, 1;
     }
 

@@ -47,10 +47,11 @@ impl EngineConfig {
     }
 
     /// Threads of the clearing pool given `available` cores: `clearing_threads`, or
-    /// `available` when it is 0.
+    /// `available - 1` (at least 1) when it is 0, so long clearings never take every core
+    /// from request serving and probes.
     pub fn effective_clearing_threads(&self, available: NonZeroUsize) -> usize {
         if self.clearing_threads == 0 {
-            available.get()
+            available.get().saturating_sub(1).max(1)
         } else {
             self.clearing_threads
         }
@@ -88,7 +89,8 @@ mod tests {
         engine.clearing_threads = 0;
         engine.shards_per_worker = 4;
         assert_eq!(engine.effective_workers(cores(6)), 6);
-        assert_eq!(engine.effective_clearing_threads(cores(6)), 6);
+        assert_eq!(engine.effective_clearing_threads(cores(6)), 5);
+        assert_eq!(engine.effective_clearing_threads(cores(1)), 1);
         assert_eq!(engine.shard_count(cores(6)), 24);
         engine.workers = 2;
         engine.clearing_threads = 1;

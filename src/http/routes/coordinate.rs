@@ -1,21 +1,58 @@
-//! `POST /api/coordinate` (cleared on the receiving HTTP thread) and
-//! `POST /api/coordinate/batch` (cleared together on the engine's clearing pool).
+//! `POST /api/coordinate` (a light request is cleared on the receiving HTTP thread, the
+//! rest on the engine's clearing pool) and `POST /api/coordinate/batch` (cleared together
+//! on the clearing pool). Work on the pool is awaited, never blocked on: the HTTP thread
+//! keeps serving its other connections, and the one-shot deadline
+//! (`coordination.default_timeout`) or shutdown stops the clearing and answers 504 or 503.
 
 use crate::http::body;
 use crate::http::metrics::record_cleared;
 use crate::http::reply::{ApiError, Reply, json};
 use crate::http::state::{AppState, BATCH_REQUESTS_MAX};
 use http::StatusCode;
-use mabeam_engine::coord::{CoordinationOutcome, CoordinationRequest};
+use mabeam_engine::api::{Clearing, EngineError};
+use mabeam_engine::coord::{CoordError, CoordinationOutcome, CoordinationRequest, clears_inline};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// `POST /api/coordinate`: one request, cleared right here.
-pub(crate) fn one(state: &Arc<AppState>, bytes: &[u8]) -> Result<Reply, ApiError> {
+/// Awaits a clearing on the pool: its answer, or 504 `coordination_timeout` once its
+/// deadline passes, or 503 `shutting_down` once shutdown begins. Returning drops the
+/// clearing, which stops it.
+async fn await_clearing<T>(state: &AppState, clearing: Clearing<T>) -> Result<T, EngineError> {
+    let timed_out = clearing.timed_out();
+    let deadline = tokio::time::sleep(clearing.deadline());
+    tokio::select! {
+        res = clearing => res,
+        () = deadline => Err(timed_out),
+        () = state.clearing_stopped() => Err(EngineError::ShuttingDown),
+    }
+}
+
+/// `POST /api/coordinate`: one request, cleared right here when light, else on the pool.
+pub(crate) async fn one(state: &Arc<AppState>, bytes: &[u8]) -> Result<Reply, ApiError> {
     let req: CoordinationRequest = body::parse(bytes)?;
     let started = Instant::now();
-    let res = state.handle.coordinate(&req);
+    if clears_inline(&req) {
+        let res = state.handle.coordinate(&req);
+        record_cleared(state.handle.config(), &req, &res, started.elapsed());
+        return Ok(json(StatusCode::OK, &res?));
+    }
+    let req = Arc::new(req);
+    let clearing = state.handle.coordinate_on_pool(Arc::clone(&req));
+    let res = match await_clearing(state, clearing).await {
+        Ok(outcome) => Ok(outcome),
+        Err(EngineError::Coord(e)) => Err(e),
+        Err(e) => {
+            // Stopped (deadline or shutdown) or refused by the pool: a failure.
+            record_cleared(
+                state.handle.config(),
+                &req,
+                &Err(CoordError::Cancelled),
+                started.elapsed(),
+            );
+            return Err(e.into());
+        }
+    };
     record_cleared(state.handle.config(), &req, &res, started.elapsed());
     Ok(json(StatusCode::OK, &res?))
 }
@@ -91,13 +128,18 @@ pub(crate) async fn batch(state: &Arc<AppState>, bytes: &[u8]) -> Result<Reply, 
         }
     }
     let started = Instant::now();
-    let handle = state.handle.clone();
-    let (valid, results) = tokio::task::spawn_blocking(move || {
-        let results = handle.coordinate_batch(&valid);
-        (valid, results)
-    })
-    .await
-    .map_err(|e| ApiError::internal(format!("the batch clearing task failed: {e}")))?;
+    let valid: Arc<[CoordinationRequest]> = valid.into();
+    let clearing = state.handle.coordinate_batch_on_pool(Arc::clone(&valid));
+    let results = match await_clearing(state, clearing).await {
+        Ok(results) => results,
+        Err(e) => {
+            let stopped = Err(CoordError::Cancelled);
+            for req in valid.iter() {
+                record_cleared(state.handle.config(), req, &stopped, started.elapsed());
+            }
+            return Err(e.into());
+        }
+    };
     let per_request = started
         .elapsed()
         .checked_div(u32::try_from(valid.len().max(1)).unwrap_or(u32::MAX))

@@ -148,7 +148,7 @@ pub(crate) async fn dispatch(route: Route<'_>, mut call: Call<'_>) -> Result<Rep
         Route::CoordinationMetrics => probes::coordination_metrics(call.state, call.parts),
         Route::Coordinate => {
             let bytes = call.bytes().await?;
-            coordinate::one(call.state, &bytes)
+            coordinate::one(call.state, &bytes).await
         }
         Route::CoordinateBatch => {
             let bytes = call.bytes().await?;

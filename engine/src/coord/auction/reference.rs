@@ -113,18 +113,21 @@ pub(crate) fn multi_unit(
     (sold, Money(revenue))
 }
 
-/// Best packing by enumerating every subset of bids (XOR per agent), skipping `without`.
-pub(crate) fn best_packing(
+/// Best packing by enumerating every subset of bids (XOR per agent), skipping `without`:
+/// its value, and the accepted bids' indices (ascending) of the lexicographically smallest
+/// allocation of that value. Quantities are summed in `u128`, so any supply is exact.
+pub(crate) fn best_packing_set(
     items: &BTreeMap<String, u64>,
     bids: &[Bid],
     without: Option<&str>,
-) -> i128 {
+) -> (i128, Vec<usize>) {
     let n = bids.len();
-    let mut best = 0i128;
+    let mut best = (0i128, Vec::new());
     for mask in 0u32..(1u32 << n) {
-        let mut used: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut used: BTreeMap<&str, u128> = BTreeMap::new();
         let mut agents: Vec<&str> = Vec::new();
         let mut value = 0i128;
+        let mut set = Vec::new();
         let mut ok = true;
         for (i, b) in bids.iter().enumerate() {
             if mask & (1 << i) == 0 {
@@ -136,17 +139,26 @@ pub(crate) fn best_packing(
             }
             agents.push(&b.agent_id);
             for (k, q) in b.bundle.iter().flatten() {
-                *used.entry(k.as_str()).or_default() += q;
+                *used.entry(k.as_str()).or_default() += u128::from(*q);
             }
             value += i128::from(b.amount.0);
+            set.push(i);
         }
-        if ok
-            && used
-                .iter()
-                .all(|(k, q)| items.get(*k).is_some_and(|s| q <= s))
-        {
-            best = best.max(value);
+        let fits = used
+            .iter()
+            .all(|(k, q)| items.get(*k).is_some_and(|s| *q <= u128::from(*s)));
+        if ok && fits && (value > best.0 || (value == best.0 && set < best.1)) {
+            best = (value, set);
         }
     }
     best
+}
+
+/// The value of [`best_packing_set`].
+pub(crate) fn best_packing(
+    items: &BTreeMap<String, u64>,
+    bids: &[Bid],
+    without: Option<&str>,
+) -> i128 {
+    best_packing_set(items, bids, without).0
 }
