@@ -36,6 +36,8 @@ protocol_timeout = 30000
 combinatorial_node_limit = 100000000
 
 [server]
+# Shutdown starts at the signal (no drain grace), so its bound is graceful_shutdown_timeout.
+drain_grace_ms = 0
 body_max_bytes = 1048576
 header_read_timeout_ms = 400
 request_timeout_ms = 20000
@@ -89,7 +91,14 @@ fn heavy_body(bids: usize, seed: u64) -> String {
 }
 
 fn post(addr: SocketAddr, path: &str, body: &str) -> Resp {
-    request(addr, "POST", path, &[], Some(body.as_bytes())).expect("an answer")
+    request(
+        addr,
+        "POST",
+        path,
+        &[("content-type", "application/json")],
+        Some(body.as_bytes()),
+    )
+    .expect("an answer")
 }
 
 /// CPU time (user + system) the process has used, in clock ticks.
