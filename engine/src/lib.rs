@@ -46,6 +46,17 @@
 //! - [`telemetry`]: per-worker counters and HDR histograms, Prometheus text, anomalies.
 //! - [`profile`]: TOML profiles and `MABEAM_*` overrides, validated into a [`profile::Config`].
 //! - [`sync`]: the only `unsafe` in the crate, each block justified and loom-checked.
+//! - [`error`]: the error vocabulary every module error is described in.
+//!
+//! # Errors
+//! Each module keeps its own error type ([`coord::CoordError`], [`session::SessionError`],
+//! [`variables::VariableError`], [`registry::RegistryError`], [`api::EngineError`]) and
+//! describes it once through [`error::Describe`]: a stable snake_case code clients switch
+//! on (`book_full`, `version_conflict`), an [`error::ErrorClass`] (invalid, not_found,
+//! conflict, overloaded, ...) and an [`error::Retry`] hint. A code means one class
+//! wherever it comes from. A transport answers by the class alone: for HTTP,
+//! [`api::http_status`] is the one table, used by the `mabeam` server and by
+//! `mabeam-load`'s embedded target.
 //!
 //! Limitations: one process; scaling past one machine is by key-affine routing in
 //! front of several engines (see the project README).
@@ -54,6 +65,7 @@
 
 pub mod api;
 pub mod coord;
+pub mod error;
 pub mod profile;
 pub mod registry;
 pub mod runtime;

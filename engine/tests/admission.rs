@@ -2,6 +2,7 @@
 //! live sessions however many threads register at once.
 
 use mabeam_engine::api::Engine;
+use mabeam_engine::api::ErrorClass;
 use mabeam_engine::coord::AuctionType;
 use mabeam_engine::profile::Config;
 use mabeam_engine::registry::AgentSpec;
@@ -39,7 +40,10 @@ fn concurrent_registrations_never_pass_the_process_limit() {
     let ok = results.iter().filter(|r| r.is_ok()).count();
     assert_eq!(ok, 5);
     for e in results.iter().filter_map(|r| r.as_ref().err()) {
-        assert_eq!((e.code(), e.status()), ("process_limit", 503));
+        assert_eq!(
+            (e.code(), e.class()),
+            ("process_limit", ErrorClass::Overloaded)
+        );
         assert!(e.is_retryable());
     }
     assert_eq!(h.agent_count(), 5);

@@ -1,5 +1,6 @@
 //! Engine health, resource monitoring and the profile switches they read.
 
+use mabeam_engine::api::ErrorClass;
 use mabeam_engine::api::{Engine, HealthStatus, ServiceHealth};
 use mabeam_engine::profile::Config;
 use mabeam_engine::registry::AgentSpec;
@@ -124,7 +125,10 @@ fn resource_monitoring_measures_each_agent() {
             assert!(!stats.monitored);
             assert_eq!((stats.messages, stats.busy_us), (0, 0));
         }
-        assert_eq!(h.agent_stats("nobody").wait().unwrap_err().status(), 404);
+        assert_eq!(
+            h.agent_stats("nobody").wait().unwrap_err().class(),
+            ErrorClass::NotFound
+        );
     }
 }
 
@@ -140,7 +144,7 @@ fn the_dashboard_switch_gates_coordination_summaries() {
         .handle()
         .coordination_metrics(Some("telepathy"), Window::OneHour)
         .unwrap_err();
-    assert_eq!(err.status(), 400);
+    assert_eq!(err.class(), ErrorClass::Invalid);
 
     let mut c = config(1);
     c.telemetry.dashboard_enabled = false;
@@ -149,7 +153,10 @@ fn the_dashboard_switch_gates_coordination_summaries() {
         .handle()
         .coordination_metrics(None, Window::OneMinute)
         .unwrap_err();
-    assert_eq!((err.code(), err.status()), ("disabled", 404));
+    assert_eq!(
+        (err.code(), err.class()),
+        ("disabled", ErrorClass::NotFound)
+    );
 }
 
 /// Takes 50 ms to terminate.

@@ -1,6 +1,7 @@
 //! The runtime through the public embedding API: lifecycle, supervision,
 //! health, back-pressure and shutdown.
 
+use mabeam_engine::api::ErrorClass;
 use mabeam_engine::api::{Engine, EngineError};
 use mabeam_engine::profile::Config;
 use mabeam_engine::registry::{
@@ -102,7 +103,7 @@ fn register_start_send_stop_deregister_at_one_and_two_workers() {
         // Messages to a registered (not running) agent are refused.
         let err = h.send("a0", json!("hi")).wait().unwrap_err();
         assert_eq!(err.code(), "agent_not_running");
-        assert_eq!(err.status(), 409);
+        assert_eq!(err.class(), ErrorClass::Conflict);
         // Starting a running agent is an invalid transition.
         let err = h.start("a1").wait().unwrap_err();
         assert_eq!(err.code(), "invalid_transition");
@@ -110,10 +111,13 @@ fn register_start_send_stop_deregister_at_one_and_two_workers() {
         assert_eq!(h.deregister("a1").wait().unwrap().id(), "a1");
         assert!(h.agent("a1").is_none());
         assert!(h.agent_status("a1").is_none());
-        assert_eq!(h.deregister("a1").wait().unwrap_err().status(), 404);
         assert_eq!(
-            h.register(spec("a0", None, 3)).wait().unwrap_err().status(),
-            409
+            h.deregister("a1").wait().unwrap_err().class(),
+            ErrorClass::NotFound
+        );
+        assert_eq!(
+            h.register(spec("a0", None, 3)).wait().unwrap_err().class(),
+            ErrorClass::Conflict
         );
         let report = engine.shutdown();
         assert!(report.clean, "{report:?}");
@@ -300,8 +304,8 @@ fn a_full_inbox_refuses_with_overloaded_and_loses_nothing_accepted() {
     assert!(answered >= 1);
     let err = EngineError::Overloaded { worker: 0 };
     assert_eq!(
-        (err.status(), err.code(), err.is_retryable()),
-        (503, "overloaded", true)
+        (err.class(), err.code(), err.is_retryable()),
+        (ErrorClass::Overloaded, "overloaded", true)
     );
 }
 
@@ -386,7 +390,10 @@ fn over_the_memory_limit_new_agents_are_refused() {
         std::thread::sleep(Duration::from_millis(5));
     }
     let err = h.register(AgentSpec::new("m", "any")).wait().unwrap_err();
-    assert_eq!((err.code(), err.status()), ("memory_limit", 503));
+    assert_eq!(
+        (err.code(), err.class()),
+        ("memory_limit", ErrorClass::Overloaded)
+    );
     assert_eq!(h.agent_count(), 0);
     // Existing work continues.
     assert_eq!(h.ping(0).wait().unwrap(), 0);

@@ -1,6 +1,7 @@
 //! Live auctions through the public `Handle`: the close equals the one-shot clear,
 //! idempotent bids, limits that refuse, deadlines that fire, at 1 and 2 workers.
 
+use mabeam_engine::api::ErrorClass;
 use mabeam_engine::api::{Engine, EngineError, Handle};
 use mabeam_engine::coord::{
     AuctionType, Bid, CoordinationOutcome, CoordinationRequest, Limits, Money, clear,
@@ -63,7 +64,10 @@ fn live_close_equals_the_one_shot_clear_at_one_and_two_workers() {
         assert_eq!(json["outcome"]["price"].to_string(), "15");
         // Bidding on a closed auction is a conflict; closing again answers the result.
         let late = wait(h.bid(&id, Bid::new("d", units(30)), None)).unwrap_err();
-        assert_eq!((late.code(), late.status()), ("session_closed", 409));
+        assert_eq!(
+            (late.code(), late.class()),
+            ("session_closed", ErrorClass::Conflict)
+        );
         assert_eq!(wait(h.close_auction(&id)).unwrap(), closed);
         assert_eq!(h.open_sessions(), 0);
         engine.shutdown();
@@ -81,12 +85,15 @@ fn idempotent_bids() {
     assert_eq!(wait(h.auction(&id)).unwrap().bids, 1);
     let other = wait(h.bid(&id, Bid::new("a", units(4)), Some("key-1"))).unwrap_err();
     assert_eq!(
-        (other.code(), other.status()),
-        ("idempotency_key_reused", 422)
+        (other.code(), other.class()),
+        ("idempotency_key_reused", ErrorClass::Rejected)
     );
     // A second bid by the same agent without a key is a duplicate.
     let dup = wait(h.bid(&id, Bid::new("a", units(5)), None)).unwrap_err();
-    assert_eq!((dup.code(), dup.status()), ("duplicate_entry", 409));
+    assert_eq!(
+        (dup.code(), dup.class()),
+        ("duplicate_entry", ErrorClass::Conflict)
+    );
 }
 
 #[test]
@@ -101,7 +108,10 @@ fn limits_refuse() {
         wait(h.bid(&id, Bid::new(format!("a{i}"), units(1)), Some(&key))).unwrap();
     }
     let full = wait(h.bid(&id, Bid::new("late", units(1)), None)).unwrap_err();
-    assert_eq!((full.code(), full.status()), ("session_full", 409));
+    assert_eq!(
+        (full.code(), full.class()),
+        ("session_full", ErrorClass::Conflict)
+    );
     let keys = wait(h.bid(&id, Bid::new("late", units(1)), Some("k-new"))).unwrap_err();
     assert_eq!(keys.code(), "idempotency_keys_exhausted");
 
@@ -109,7 +119,10 @@ fn limits_refuse() {
     let mut bad = OpenAuction::new(AuctionType::English);
     bad.start = Some(units(1));
     let e = wait(h.open_auction(bad)).unwrap_err();
-    assert_eq!((e.code(), e.status()), ("missing_field", 400));
+    assert_eq!(
+        (e.code(), e.class()),
+        ("missing_field", ErrorClass::Invalid)
+    );
     // max_concurrent_coordinations (4 in test-min), engine-wide across workers.
     let max = cfg.coordination.max_concurrent_coordinations;
     let mut ids = vec![id];
@@ -118,8 +131,8 @@ fn limits_refuse() {
     }
     let refused = wait(h.open_auction(OpenAuction::new(AuctionType::FirstPrice))).unwrap_err();
     assert_eq!(
-        (refused.code(), refused.status()),
-        ("too_many_sessions", 503)
+        (refused.code(), refused.class()),
+        ("too_many_sessions", ErrorClass::Overloaded)
     );
     assert!(refused.is_retryable());
     // A cancelled session frees its slot.
@@ -127,7 +140,7 @@ fn limits_refuse() {
     assert_eq!(cancelled.state(), SessionState::Cancelled);
     open(&h, AuctionType::FirstPrice);
     let e = wait(h.bid("nope", Bid::new("a", units(1)), None)).unwrap_err();
-    assert_eq!((e.code(), e.status()), ("not_found", 404));
+    assert_eq!((e.code(), e.class()), ("not_found", ErrorClass::NotFound));
 }
 
 #[test]
@@ -159,7 +172,10 @@ fn a_short_deadline_really_expires() {
     let mut long = OpenAuction::new(AuctionType::FirstPrice);
     long.deadline_ms = Some(60_000);
     let e = wait(h.open_auction(long)).unwrap_err();
-    assert_eq!((e.code(), e.status()), ("invalid_parameter", 400));
+    assert_eq!(
+        (e.code(), e.class()),
+        ("invalid_parameter", ErrorClass::Invalid)
+    );
 }
 
 #[test]

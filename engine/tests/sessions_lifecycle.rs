@@ -1,6 +1,7 @@
 //! Sessions through the public `Handle`: listing, get and cancel; consensus rounds
 //! (quorum and deadline); memory admission; shutdown answering queued commands.
 
+use mabeam_engine::api::ErrorClass;
 use mabeam_engine::api::{Engine, EngineError, Pending};
 use mabeam_engine::coord::{AuctionType, Bid, Money, Rule, Vote};
 use mabeam_engine::profile::Config;
@@ -42,7 +43,10 @@ fn list_get_and_cancel_across_workers() {
         a.id = Some("auction-x".into());
         wait(h.open_auction(a.clone())).unwrap();
         let dup = wait(h.open_auction(a)).unwrap_err();
-        assert_eq!((dup.code(), dup.status()), ("already_exists", 409));
+        assert_eq!(
+            (dup.code(), dup.class()),
+            ("already_exists", ErrorClass::Conflict)
+        );
         let m = wait(h.open_market(OpenMarket::new(MarketKind::Call))).unwrap();
         let c = wait(h.open_consensus(OpenConsensus::new(Rule::Majority))).unwrap();
         let list = wait(h.sessions()).unwrap();
@@ -53,12 +57,18 @@ fn list_get_and_cancel_across_workers() {
         let json = serde_json::to_value(&list).unwrap();
         assert_eq!(json["sessions"][0]["protocol"], "auction");
         // The typed getters see only their kind; the session getter sees any.
-        assert_eq!(wait(h.market("auction-x")).unwrap_err().status(), 404);
+        assert_eq!(
+            wait(h.market("auction-x")).unwrap_err().class(),
+            ErrorClass::NotFound
+        );
         assert_eq!(wait(h.session(&m.id)).unwrap().protocol(), "market");
         let gone = wait(h.cancel_session(&m.id)).unwrap();
         assert_eq!(gone.state(), SessionState::Cancelled);
         let again = wait(h.cancel_session(&m.id)).unwrap_err();
-        assert_eq!((again.code(), again.status()), ("session_closed", 409));
+        assert_eq!(
+            (again.code(), again.class()),
+            ("session_closed", ErrorClass::Conflict)
+        );
         assert_eq!(h.open_sessions(), 2);
         assert_eq!(wait(h.session("never")).unwrap_err().code(), "not_found");
         engine.shutdown();
@@ -113,7 +123,7 @@ fn over_the_memory_limit_new_sessions_and_variables_are_refused() {
     loop {
         match wait(h.open_auction(OpenAuction::new(AuctionType::FirstPrice))) {
             Err(e) if e.code() == "memory_limit" => {
-                assert_eq!(e.status(), 503);
+                assert_eq!(e.class(), ErrorClass::Overloaded);
                 break;
             }
             Ok(_) => {

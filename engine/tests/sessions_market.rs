@@ -2,6 +2,7 @@
 //! the resting price with price-time priority; call markets clear on their timer
 //! and on request, like the one-shot call market on the same orders.
 
+use mabeam_engine::api::ErrorClass;
 use mabeam_engine::api::{Engine, EngineError, Pending};
 use mabeam_engine::coord::{
     CoordinationOutcome, CoordinationRequest, Limits, MarketSpec, Money, Order, Side, clear,
@@ -74,11 +75,14 @@ fn continuous_market_fills_at_the_resting_price_in_price_time_order() {
         assert_eq!(view.best_ask, Some((units(101), 1)));
         assert_eq!(view.last_price, Some(units(101)));
         let e = wait(h.clear_market(&id)).unwrap_err();
-        assert_eq!((e.code(), e.status()), ("wrong_session_kind", 409));
+        assert_eq!(
+            (e.code(), e.class()),
+            ("wrong_session_kind", ErrorClass::Conflict)
+        );
         let closed = wait(h.close_market(&id)).unwrap();
         assert_eq!(closed.state, SessionState::Closed);
         let e = wait(h.order(&id, order("x", Side::Buy, 1, 200), None)).unwrap_err();
-        assert_eq!(e.status(), 409);
+        assert_eq!(e.class(), ErrorClass::Conflict);
         engine.shutdown();
     }
 }

@@ -1,6 +1,7 @@
 //! The variables layer through its public API, with the JSON shapes of API.md: request
 //! bodies in, response bodies out, error codes and statuses.
 
+use mabeam_engine::api::{Describe, http_status};
 use mabeam_engine::variables::{
     CoordinateRequest, CreateRequest, UpdateRequest, VariableError, VariableSettings, Variables,
 };
@@ -21,7 +22,7 @@ fn wire<T: serde::Serialize>(t: &T) -> Value {
 /// The error envelope the HTTP layer builds: `(status, {"error":{"code","message"}})`.
 fn envelope(e: &VariableError) -> (u16, Value) {
     (
-        e.status(),
+        http_status(e.describe().class),
         json!({"error": {"code": e.code(), "message": e.to_string()}}),
     )
 }

@@ -2,6 +2,7 @@
 //! optimistic versions, bounded history, an engine-wide `max_variables`, and
 //! subscriptions delivered to agents as messages.
 
+use mabeam_engine::api::ErrorClass;
 use mabeam_engine::api::{Engine, EngineError, Pending};
 use mabeam_engine::profile::Config;
 use mabeam_engine::registry::AgentSpec;
@@ -44,11 +45,17 @@ fn versions_conflict_and_history_is_bounded() {
         let created = wait(h.create_variable(create("rate", json!(1)))).unwrap();
         assert_eq!(created.version, 1);
         let e = wait(h.create_variable(create("rate", json!(2)))).unwrap_err();
-        assert_eq!((e.code(), e.status()), ("already_exists", 409));
+        assert_eq!(
+            (e.code(), e.class()),
+            ("already_exists", ErrorClass::Conflict)
+        );
         let v2 = wait(h.update_variable("rate", put(json!(2), "a", Some(1)))).unwrap();
         assert_eq!(v2.version, 2);
         let stale = wait(h.update_variable("rate", put(json!(3), "b", Some(1)))).unwrap_err();
-        assert_eq!((stale.code(), stale.status()), ("version_conflict", 409));
+        assert_eq!(
+            (stale.code(), stale.class()),
+            ("version_conflict", ErrorClass::Conflict)
+        );
         for i in 3..=8 {
             wait(h.update_variable("rate", put(json!(i), "a", None))).unwrap();
         }
@@ -69,7 +76,7 @@ fn versions_conflict_and_history_is_bounded() {
             2
         );
         let e = wait(h.get_variable("missing")).unwrap_err();
-        assert_eq!((e.code(), e.status()), ("not_found", 404));
+        assert_eq!((e.code(), e.class()), ("not_found", ErrorClass::NotFound));
         engine.shutdown();
     }
 }
@@ -84,7 +91,7 @@ fn max_variables_is_engine_wide() {
         wait(h.create_variable(create(&format!("v{i}"), json!(i)))).unwrap();
     }
     let e = wait(h.create_variable(create("one-more", json!(0)))).unwrap_err();
-    assert_eq!((e.code(), e.status()), ("capacity", 409));
+    assert_eq!((e.code(), e.class()), ("capacity", ErrorClass::Conflict));
     // A refused create does not leak its reservation; a remove frees a place.
     wait(h.remove_variable("v0")).unwrap();
     wait(h.create_variable(create("one-more", json!(0)))).unwrap();

@@ -5,7 +5,7 @@
 use crate::error::UsageError;
 use crate::scenario::{Entry, Scenario, TraceLine, load_trace};
 use crate::schedule::Schedule;
-use crate::target::http::HttpTarget;
+use crate::targets::http::HttpTarget;
 use crate::units::{Objective, parse_duration, parse_slo};
 use clap::Parser;
 use std::path::PathBuf;
@@ -485,7 +485,7 @@ impl RunConfig {
             }),
         };
         if let Some(pid) = args.target_pid
-            && crate::target::monitor::proc_memory(pid).is_none()
+            && crate::targets::monitor::proc_memory(pid).is_none()
         {
             return Err(UsageError::flag(
                 "--target-pid",

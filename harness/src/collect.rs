@@ -4,7 +4,7 @@
 
 use crate::conn::Plan;
 use crate::record::{Interval, SecondPoint};
-use crate::target::monitor::{self, MetricsSource, Scrape};
+use crate::targets::monitor::{self, MetricsSource, Scrape};
 use crate::units::fmt_us;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;

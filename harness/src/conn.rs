@@ -9,8 +9,8 @@
 use crate::cli::Workload;
 use crate::record::{Failure, Interval};
 use crate::schedule::{Cursor, Schedule};
-use crate::target::embedded;
-use crate::target::http::{Conn, HttpTarget, write_request};
+use crate::targets::embedded;
+use crate::targets::http::{Conn, HttpTarget, write_request};
 use crate::template::Vars;
 use mabeam_engine::api::Handle;
 use rand::{Rng, SeedableRng};

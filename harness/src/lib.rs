@@ -11,8 +11,8 @@
 //!
 //! Tour: [`cli`] (flags, checks) -> [`run`] (setup, threads, collect, judge, report);
 //! [`schedule`] and [`template`]/[`scenario`] decide what is sent when; [`conn`] is a
-//! connection's loop over [`target::http`] (a minimal HTTP/1.1 client with pipelining)
-//! or [`target::embedded`]; [`record`] holds per-thread HDR histograms merged once a
+//! connection's loop over [`targets::http`] (a minimal HTTP/1.1 client with pipelining)
+//! or [`targets::embedded`]; [`record`] holds per-thread HDR histograms merged once a
 //! second by [`collect`]; [`verdict`] judges; [`report`] writes text, `.hgrm`, JSON,
 //! SVG and HTML.
 
@@ -29,7 +29,7 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod schedule;
-pub mod target;
+pub mod targets;
 pub mod template;
 pub mod units;
 pub mod verdict;

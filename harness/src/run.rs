@@ -6,8 +6,8 @@ use crate::conn::{Plan, PlanTarget};
 use crate::error::UsageError;
 use crate::report::{self, Report, write_file};
 use crate::scenario::Entry;
-use crate::target::embedded;
-use crate::target::monitor::MetricsSource;
+use crate::targets::embedded;
+use crate::targets::monitor::MetricsSource;
 use crate::template::Vars;
 use rand::SeedableRng;
 use std::sync::Arc;
@@ -237,7 +237,7 @@ fn setup(
             let (status, json) = match target {
                 PlanTarget::Http(t) => {
                     let (status, bytes) = rt
-                        .block_on(crate::target::http::fetch(
+                        .block_on(crate::targets::http::fetch(
                             t.addr,
                             &t.host,
                             &e.method,

@@ -7,7 +7,7 @@
 use crate::cli::{RunConfig, Workload};
 use crate::collect::RunData;
 use crate::record::EntryRec;
-use crate::target::prom::bucket_quantile;
+use crate::targets::prom::bucket_quantile;
 use crate::units::{Objective, fmt_us};
 use hdrhistogram::Histogram;
 use serde::Serialize;

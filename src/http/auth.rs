@@ -12,7 +12,8 @@
 
 use crate::http::reply::ApiError;
 use crate::http::router::Route;
-use http::StatusCode;
+use mabeam_engine::api::ErrorClass;
+
 use http::header::{AUTHORIZATION, HeaderMap};
 use mabeam_engine::profile::{SecurityConfig, TokenConfig, TokenRole};
 use sha2::{Digest as _, Sha256};
@@ -101,11 +102,11 @@ pub(crate) struct Auth {
 }
 
 fn forbidden(message: String) -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    ApiError::new(ErrorClass::Forbidden, "forbidden", message)
 }
 
 fn unauthorized(message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    ApiError::new(ErrorClass::Unauthorised, "unauthorized", message)
 }
 
 /// Equality of two digests in time independent of where they differ.
@@ -208,7 +209,7 @@ impl Auth {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
+    use http::{HeaderValue, StatusCode};
 
     fn token(secret: &str, role: TokenRole, agent: Option<&str>) -> TokenConfig {
         TokenConfig {

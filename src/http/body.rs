@@ -5,13 +5,14 @@ use bytes::Bytes;
 use http::StatusCode;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, TRANSFER_ENCODING};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use mabeam_engine::api::ErrorClass;
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
 /// The 413 answer for a body over `max` bytes.
 pub(crate) fn too_large(max: usize) -> ApiError {
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorClass::TooLarge,
         "body_too_large",
         format!(
             "the request body is larger than {max} bytes (server.body_max_bytes); send less, or split a batch"
@@ -46,7 +47,7 @@ fn is_json(value: &[u8]) -> bool {
 pub(crate) fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     match headers.get(CONTENT_TYPE) {
         Some(v) if is_json(v.as_bytes()) => Ok(()),
-        got => Err(ApiError::new(
+        got => Err(ApiError::transport(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             format!(

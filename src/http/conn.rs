@@ -7,12 +7,13 @@ use crate::http::probe;
 use crate::http::reply::{ApiError, RETRY_AFTER_SECONDS, Reply};
 use crate::http::service::{self, NODE_HEADER};
 use crate::http::state::AppState;
+use http::Request;
 use http::header::{CONNECTION, HeaderValue};
-use http::{Request, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use mabeam_engine::api::ErrorClass;
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -105,7 +106,7 @@ fn over_cap(state: &Arc<AppState>, req: &Request<Incoming>) -> Reply {
 /// The 503 of a connection past a bound.
 fn too_many_connections() -> ApiError {
     ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
+        ErrorClass::Overloaded,
         "too_many_connections",
         "this server is at its connection limit (server.connections_per_core_max); retry shortly or reuse a connection",
     )

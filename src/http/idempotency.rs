@@ -13,6 +13,7 @@ use crate::http::reply::ApiError;
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode};
+use mabeam_engine::api::ErrorClass;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{Hash as _, Hasher as _};
 use std::sync::Mutex;
@@ -112,14 +113,14 @@ impl Idempotency {
             }
             Some(Slot::InFlight { fingerprint: f }) if *f == fingerprint => {
                 return Err(ApiError::new(
-                    StatusCode::CONFLICT,
+                    ErrorClass::Conflict,
                     "idempotency_key_in_flight",
                     "a request with this Idempotency-Key is still running; retry after it answers",
                 ));
             }
             Some(_) => {
                 return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ErrorClass::Rejected,
                     "idempotency_key_reused",
                     "this Idempotency-Key was used for another request; use a new key for a new request",
                 )

@@ -13,11 +13,12 @@ use crate::http::routes;
 use crate::http::service::NODE_HEADER;
 use crate::http::state::AppState;
 use http::header::{CONNECTION, HeaderValue};
-use http::{Method, Request, StatusCode};
+use http::{Method, Request};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use mabeam_engine::api::ErrorClass;
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
@@ -171,7 +172,7 @@ async fn answer(state: Arc<AppState>, req: Request<Incoming>) -> Result<Reply, I
             ApiError::method_not_allowed(req.method(), "GET, HEAD").into_reply()
         }
         None => ApiError::new(
-            StatusCode::NOT_FOUND,
+            ErrorClass::NotFound,
             "not_found",
             format!(
                 "no route {:?} on the probe listener (server.probe_listen): it serves GET /health and GET /ready only",

@@ -1,11 +1,15 @@
-//! Responses: JSON bodies, the error body `{"error":{"code","message"}}` and the mapping
-//! of engine errors to statuses.
+//! Responses: JSON bodies and the error body `{"error":{"code","message"}}`.
+//!
+//! Every error answer takes its status from its class through
+//! [`mabeam_engine::api::http_status`], the one class -> status table (shared with the load
+//! generator's embedded target). Only the transport's own refusals that no engine error can
+//! mean (405, 415, 429) name a status directly, through [`ApiError::transport`].
 
 use bytes::Bytes;
 use http::header::{ALLOW, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use http::{Response, StatusCode};
 use http_body_util::Full;
-use mabeam_engine::api::EngineError;
+use mabeam_engine::api::{Describe, EngineError, ErrorClass, http_status};
 use mabeam_engine::coord::CoordError;
 use serde::Serialize;
 
@@ -46,8 +50,23 @@ struct ErrorInner<'a> {
     field: Option<&'a str>,
 }
 
+/// The status of every error of `class`: the engine's one table.
+pub(crate) fn status_of(class: ErrorClass) -> StatusCode {
+    StatusCode::from_u16(http_status(class)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
 impl ApiError {
-    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// An error of `class`, answered with that class's status.
+    pub(crate) fn new(class: ErrorClass, code: &'static str, message: impl Into<String>) -> Self {
+        Self::transport(status_of(class), code, message)
+    }
+
+    /// A refusal of the HTTP transport itself with no engine class (405, 415, 429).
+    pub(crate) fn transport(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             code,
@@ -64,12 +83,12 @@ impl ApiError {
     }
 
     pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
+        Self::new(ErrorClass::Invalid, code, message)
     }
 
     pub(crate) fn not_found(path: &str) -> Self {
         Self::new(
-            StatusCode::NOT_FOUND,
+            ErrorClass::NotFound,
             "not_found",
             format!(
                 "no route for {:?}; see the API (e.g. /health, /api/coordinate, /api/agents)",
@@ -79,7 +98,7 @@ impl ApiError {
     }
 
     pub(crate) fn method_not_allowed(method: &http::Method, allow: &'static str) -> Self {
-        let mut e = Self::new(
+        let mut e = Self::transport(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
             format!("{method} is not allowed here; use one of: {allow}"),
@@ -89,7 +108,7 @@ impl ApiError {
     }
 
     pub(crate) fn internal(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+        Self::new(ErrorClass::Internal, "internal", message)
     }
 
     /// The JSON body of this error.
@@ -110,7 +129,7 @@ impl ApiError {
     /// `wait` (rounded up to whole seconds, at least one, in `Retry-After`).
     pub(crate) fn rate_limited(rate: f64, wait: std::time::Duration) -> Self {
         let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-        let mut e = Self::new(
+        let mut e = Self::transport(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
             format!(
@@ -146,7 +165,7 @@ impl ApiError {
 
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
-        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = status_of(e.class());
         let field = match &e {
             EngineError::Coord(c)
             | EngineError::Session(mabeam_engine::session::SessionError::Invalid(c)) => {
@@ -174,11 +193,7 @@ impl From<EngineError> for ApiError {
 
 impl From<CoordError> for ApiError {
     fn from(e: CoordError) -> Self {
-        let status = if e.is_client_error() {
-            StatusCode::BAD_REQUEST
-        } else {
-            StatusCode::SERVICE_UNAVAILABLE
-        };
+        let status = status_of(e.describe().class);
         Self {
             status,
             code: e.code(),

@@ -15,6 +15,7 @@ use crate::http::state::AppState;
 use http::header::{CONNECTION, HeaderName, HeaderValue, WWW_AUTHENTICATE};
 use http::{Request, StatusCode};
 use hyper::body::Incoming;
+use mabeam_engine::api::ErrorClass;
 use mabeam_engine::profile::AuditLevel;
 use std::convert::Infallible;
 use std::future::Future;
@@ -66,7 +67,7 @@ async fn guarded(
         Err(_) => {
             stats.timed_out();
             Err(ApiError::new(
-                StatusCode::GATEWAY_TIMEOUT,
+                ErrorClass::Timeout,
                 "request_timeout",
                 format!(
                     "the request took longer than {} ms (server.request_timeout_ms); it may still complete; retry idempotently",
@@ -107,7 +108,7 @@ fn over_quota(
 fn too_many_failures(state: &AppState, wait: std::time::Duration) -> ApiError {
     let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
     let s = &state.handle.config().security;
-    ApiError::new(
+    ApiError::transport(
         StatusCode::TOO_MANY_REQUESTS,
         "too_many_auth_failures",
         format!(

@@ -4,7 +4,6 @@ use crate::api::{Clearing, EngineError, Pending};
 use crate::coord::{CoordError, CoordinationOutcome, CoordinationRequest};
 use crate::registry::{AgentFilter, AgentRecord, AgentSpec, AgentStatus};
 use crate::runtime::command::{Command, LifecycleOp};
-use crate::runtime::inbox::SubmitError;
 use crate::runtime::reply::reply_channel;
 use crate::runtime::shared::Shared;
 use crate::telemetry::Telemetry;
@@ -241,10 +240,7 @@ impl Handle {
         match self.shared.inboxes[worker].push(make(tx)) {
             Ok(()) => Pending::new(rx),
             Err(e) => {
-                let err = match e {
-                    SubmitError::Full(_) => EngineError::Overloaded { worker },
-                    SubmitError::ShuttingDown(_) => EngineError::ShuttingDown,
-                };
+                let err = EngineError::refused(&e, worker);
                 // Dropping the refused command would resolve `rx` to Canceled;
                 // answer it with the real reason instead.
                 let (tx2, rx2) = reply_channel();

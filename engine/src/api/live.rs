@@ -8,7 +8,6 @@
 use crate::api::{EngineError, Handle, Pending};
 use crate::coord::{Bid, Order, Vote};
 use crate::runtime::command::{Answer, Command};
-use crate::runtime::inbox::SubmitError;
 use crate::runtime::reply::reply_channel;
 use crate::runtime::sessions::{ListPart, SessionCmd, Waiter};
 use crate::runtime::variables::VariableCmd;
@@ -217,7 +216,7 @@ impl Handle {
         for (worker, part) in parts.into_iter().enumerate() {
             if let Err(e) = shared.inboxes[worker].push(Command::Session(SessionCmd::List { part }))
             {
-                let err = submit_error(&e, worker);
+                let err = EngineError::refused(&e, worker);
                 if let Command::Session(SessionCmd::List { part }) = e.into_inner() {
                     part.complete(Err(err));
                 }
@@ -377,7 +376,7 @@ impl Handle {
         match shared.inboxes[worker].push(make(tx)) {
             Ok(()) => Pending::new(rx),
             Err(e) => {
-                let err = submit_error(&e, worker);
+                let err = EngineError::refused(&e, worker);
                 // Answer with the real reason rather than letting the dropped
                 // command resolve to Canceled.
                 let (tx2, rx2) = reply_channel();
@@ -385,12 +384,5 @@ impl Handle {
                 Pending::new(rx2)
             }
         }
-    }
-}
-
-fn submit_error<C>(e: &SubmitError<C>, worker: usize) -> EngineError {
-    match e {
-        SubmitError::Full(_) => EngineError::Overloaded { worker },
-        SubmitError::ShuttingDown(_) => EngineError::ShuttingDown,
     }
 }

@@ -1,6 +1,8 @@
 //! `CoordError`: every way a coordination request can be refused, with a stable code and the
 //! path of the offending field (`auction.bids[2].amount`) where there is one.
 
+use crate::error::{Describe, Description, ErrorClass};
+
 /// A refused coordination request or a failed clearing.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CoordError {
@@ -127,27 +129,41 @@ pub enum CoordError {
     Cancelled,
 }
 
-impl CoordError {
-    /// A stable snake_case code for the JSON error body.
-    pub fn code(&self) -> &'static str {
+impl Describe for CoordError {
+    /// Every refusal of a request's content is `invalid` (400 over HTTP). `book_full` is a
+    /// capacity limit of one market, not of the node: `conflict` (409), retry later (orders
+    /// fill or are cancelled), like a variable store's or a session's `capacity`. A missing
+    /// clearing pool (retry later) and a stopped clearing (deadline or shutdown: not retried as is)
+    /// are `unavailable` (503).
+    fn describe(&self) -> Description {
+        use ErrorClass::{Conflict, Invalid, Unavailable};
         match self {
-            CoordError::Malformed { .. } => "malformed_request",
-            CoordError::MissingField { .. } => "missing_field",
-            CoordError::FieldNotAllowed { .. } => "field_not_allowed",
-            CoordError::InvalidId { .. } => "invalid_id",
-            CoordError::InvalidAmount { .. } => "invalid_amount",
-            CoordError::InvalidQuantity { .. } => "invalid_quantity",
-            CoordError::InvalidParameter { .. } => "invalid_parameter",
-            CoordError::DuplicateAgent { .. } => "duplicate_agent",
-            CoordError::UnknownItem { .. } => "unknown_item",
-            CoordError::TooMany { .. } => "too_many",
-            CoordError::WeightCapExceeded { .. } => "weight_cap_exceeded",
-            CoordError::Overflow { .. } => "overflow",
-            CoordError::BookFull { .. } => "book_full",
-            CoordError::UnknownOrder { .. } => "unknown_order",
-            CoordError::Pool { .. } => "pool_unavailable",
-            CoordError::Cancelled => "cancelled",
+            CoordError::Malformed { .. } => Description::fixed("malformed_request", Invalid),
+            CoordError::MissingField { .. } => Description::fixed("missing_field", Invalid),
+            CoordError::FieldNotAllowed { .. } => Description::fixed("field_not_allowed", Invalid),
+            CoordError::InvalidId { .. } => Description::fixed("invalid_id", Invalid),
+            CoordError::InvalidAmount { .. } => Description::fixed("invalid_amount", Invalid),
+            CoordError::InvalidQuantity { .. } => Description::fixed("invalid_quantity", Invalid),
+            CoordError::InvalidParameter { .. } => Description::fixed("invalid_parameter", Invalid),
+            CoordError::DuplicateAgent { .. } => Description::fixed("duplicate_agent", Invalid),
+            CoordError::UnknownItem { .. } => Description::fixed("unknown_item", Invalid),
+            CoordError::TooMany { .. } => Description::fixed("too_many", Invalid),
+            CoordError::WeightCapExceeded { .. } => {
+                Description::fixed("weight_cap_exceeded", Invalid)
+            }
+            CoordError::Overflow { .. } => Description::fixed("overflow", Invalid),
+            CoordError::BookFull { .. } => Description::transient("book_full", Conflict),
+            CoordError::UnknownOrder { .. } => Description::fixed("unknown_order", Invalid),
+            CoordError::Pool { .. } => Description::transient("pool_unavailable", Unavailable),
+            CoordError::Cancelled => Description::fixed("cancelled", Unavailable),
         }
+    }
+}
+
+impl CoordError {
+    /// The stable snake_case code (see [`Describe`]).
+    pub fn code(&self) -> &'static str {
+        self.describe().code
     }
 
     /// The path of the offending field, where there is one (`auction.bids[2].amount`).
@@ -170,15 +186,6 @@ impl CoordError {
             | CoordError::Pool { .. }
             | CoordError::Cancelled => None,
         }
-    }
-
-    /// True when the caller sent something wrong (HTTP 400); false for capacity or internal
-    /// conditions (`book_full`, `pool_unavailable`, `cancelled`).
-    pub fn is_client_error(&self) -> bool {
-        !matches!(
-            self,
-            CoordError::BookFull { .. } | CoordError::Pool { .. } | CoordError::Cancelled
-        )
     }
 
     pub(crate) fn overflow(what: &'static str) -> CoordError {

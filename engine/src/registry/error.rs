@@ -1,6 +1,8 @@
-//! Registry errors: one enum, each variant with a stable snake_case code.
+//! Registry errors: one enum, each variant described once in the engine's error
+//! vocabulary ([`crate::error`]).
 
 use super::state::AgentState;
+use crate::error::{Describe, Description, ErrorClass};
 
 /// What went wrong in a registry operation. Nothing is changed when an error is returned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,18 +76,30 @@ pub enum RegistryError {
     },
 }
 
-impl RegistryError {
-    /// A stable snake_case code for the error (the `code` of an HTTP error body).
-    pub fn code(&self) -> &'static str {
+impl Describe for RegistryError {
+    /// The registry's limit, an id taken and a refused state change are `conflict`; bad ids,
+    /// specs and configuration are `invalid`.
+    fn describe(&self) -> Description {
+        use ErrorClass::{Conflict, Invalid, NotFound};
         match self {
-            Self::Capacity { .. } => "capacity",
-            Self::AlreadyExists { .. } => "already_exists",
-            Self::NotFound { .. } => "not_found",
-            Self::InvalidTransition { .. } => "invalid_transition",
-            Self::InvalidId { .. } | Self::InvalidSpec { .. } => "invalid_agent",
-            Self::WrongShard { .. } => "wrong_shard",
-            Self::InvalidConfig { .. } => "invalid_config",
+            Self::Capacity { .. } => Description::fixed("capacity", Conflict),
+            Self::AlreadyExists { .. } => Description::fixed("already_exists", Conflict),
+            Self::NotFound { .. } => Description::fixed("not_found", NotFound),
+            Self::InvalidTransition { .. } => Description::fixed("invalid_transition", Conflict),
+            Self::InvalidId { .. } | Self::InvalidSpec { .. } => {
+                Description::fixed("invalid_agent", Invalid)
+            }
+            Self::WrongShard { .. } => Description::fixed("wrong_shard", Invalid),
+            Self::InvalidConfig { .. } => Description::fixed("invalid_config", Invalid),
         }
+    }
+}
+
+impl RegistryError {
+    /// A stable snake_case code for the error (the `code` of an HTTP error body; see
+    /// [`Describe`]).
+    pub fn code(&self) -> &'static str {
+        self.describe().code
     }
 }
 

@@ -1,7 +1,8 @@
-//! `SessionError`: why a live-session operation was refused, with a stable code and
-//! the HTTP status it maps to.
+//! `SessionError`: why a live-session operation was refused, described once in the
+//! engine's error vocabulary ([`crate::error`]).
 
 use crate::coord::CoordError;
+use crate::error::{Describe, Description, ErrorClass};
 
 /// A refused live-session operation. Nothing changed unless the variant says so.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -101,42 +102,38 @@ pub enum SessionError {
     Invalid(#[from] CoordError),
 }
 
-impl SessionError {
-    /// A stable snake_case code.
-    pub fn code(&self) -> &'static str {
+impl Describe for SessionError {
+    /// State and per-session capacity refusals are `conflict`; a reused idempotency key is
+    /// `rejected`; the engine-wide session limit is `overloaded` (sessions finish by their
+    /// deadline, so it is transient); a coordination refusal describes itself.
+    fn describe(&self) -> Description {
+        use ErrorClass::{Conflict, Invalid, NotFound, Overloaded, Rejected};
         match self {
-            SessionError::NotFound { .. } => "not_found",
-            SessionError::AlreadyExists { .. } => "already_exists",
-            SessionError::TooManySessions { .. } => "too_many_sessions",
-            SessionError::NotOpen { .. } => "session_closed",
-            SessionError::Full { .. } => "session_full",
-            SessionError::Duplicate { .. } => "duplicate_entry",
-            SessionError::KeyReused { .. } => "idempotency_key_reused",
-            SessionError::KeysExhausted { .. } => "idempotency_keys_exhausted",
-            SessionError::InvalidKey => "invalid_idempotency_key",
-            SessionError::WrongKind { .. } => "wrong_session_kind",
-            SessionError::Invalid(e) => e.code(),
+            SessionError::NotFound { .. } => Description::fixed("not_found", NotFound),
+            SessionError::AlreadyExists { .. } => Description::fixed("already_exists", Conflict),
+            SessionError::TooManySessions { .. } => {
+                Description::transient("too_many_sessions", Overloaded)
+            }
+            SessionError::NotOpen { .. } => Description::fixed("session_closed", Conflict),
+            SessionError::Full { .. } => Description::fixed("session_full", Conflict),
+            SessionError::Duplicate { .. } => Description::fixed("duplicate_entry", Conflict),
+            SessionError::KeyReused { .. } => {
+                Description::fixed("idempotency_key_reused", Rejected)
+            }
+            SessionError::KeysExhausted { .. } => {
+                Description::fixed("idempotency_keys_exhausted", Conflict)
+            }
+            SessionError::InvalidKey => Description::fixed("invalid_idempotency_key", Invalid),
+            SessionError::WrongKind { .. } => Description::fixed("wrong_session_kind", Conflict),
+            SessionError::Invalid(e) => e.describe(),
         }
     }
+}
 
-    /// The HTTP status: 409 for state and capacity conflicts, 422 for a reused
-    /// idempotency key, 503 for the engine-wide session limit (transient: sessions
-    /// finish by their deadline), 400 for invalid input.
-    pub fn status(&self) -> u16 {
-        match self {
-            SessionError::NotFound { .. } => 404,
-            SessionError::AlreadyExists { .. }
-            | SessionError::NotOpen { .. }
-            | SessionError::Full { .. }
-            | SessionError::Duplicate { .. }
-            | SessionError::KeysExhausted { .. }
-            | SessionError::WrongKind { .. } => 409,
-            SessionError::TooManySessions { .. } => 503,
-            SessionError::KeyReused { .. } => 422,
-            SessionError::InvalidKey => 400,
-            SessionError::Invalid(e) if e.is_client_error() => 400,
-            SessionError::Invalid(_) => 409,
-        }
+impl SessionError {
+    /// The stable snake_case code (see [`Describe`]).
+    pub fn code(&self) -> &'static str {
+        self.describe().code
     }
 }
 
@@ -145,22 +142,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_and_statuses() {
+    fn codes_and_classes() {
         let e = SessionError::KeyReused {
             id: "a".into(),
             key: "k".into(),
         };
-        assert_eq!((e.code(), e.status()), ("idempotency_key_reused", 422));
+        assert_eq!(
+            (e.code(), e.describe().class),
+            ("idempotency_key_reused", ErrorClass::Rejected)
+        );
         let e = SessionError::TooManySessions { max: 4 };
-        assert_eq!((e.code(), e.status()), ("too_many_sessions", 503));
+        assert_eq!(
+            (e.code(), e.describe().class),
+            ("too_many_sessions", ErrorClass::Overloaded)
+        );
         assert!(e.to_string().contains("max_concurrent_coordinations"));
         let e = SessionError::Invalid(CoordError::BookFull { capacity: 2 });
-        assert_eq!((e.code(), e.status()), ("book_full", 409));
+        assert_eq!(
+            (e.code(), e.describe().class),
+            ("book_full", ErrorClass::Conflict)
+        );
         let e = SessionError::NotOpen {
             id: "a".into(),
             state: "closed",
             what: "bids",
         };
-        assert_eq!((e.code(), e.status()), ("session_closed", 409));
+        assert_eq!(
+            (e.code(), e.describe().class),
+            ("session_closed", ErrorClass::Conflict)
+        );
     }
 }

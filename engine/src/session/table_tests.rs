@@ -1,5 +1,6 @@
 use super::*;
 use crate::coord::{AuctionType, Money, Rule, Side};
+use crate::error::{Describe, ErrorClass};
 
 fn u(n: i64) -> Money {
     Money(n * 1_000_000)
@@ -112,8 +113,11 @@ fn limits_keys_and_cancel() {
     let r1 = s.bid("a", b("x"), Some("k1".into())).unwrap();
     assert_eq!(s.bid("a", b("x"), Some("k1".into())).unwrap(), r1);
     assert_eq!(
-        s.bid("a", b("y"), Some("k1".into())).unwrap_err().status(),
-        422
+        s.bid("a", b("y"), Some("k1".into()))
+            .unwrap_err()
+            .describe()
+            .class,
+        ErrorClass::Rejected
     );
     s.bid("a", b("y"), Some("k2".into())).unwrap();
     assert_eq!(
@@ -122,7 +126,10 @@ fn limits_keys_and_cancel() {
     );
     s.bid("a", b("z"), None).unwrap();
     assert_eq!(s.bid("a", b("w"), None).unwrap_err().code(), "session_full");
-    assert_eq!(s.bid("nope", b("w"), None).unwrap_err().status(), 404);
+    assert_eq!(
+        s.bid("nope", b("w"), None).unwrap_err().describe().class,
+        ErrorClass::NotFound
+    );
     let v = s.cancel("a", 5).unwrap();
     assert_eq!(v.state(), SessionState::Cancelled);
     assert_eq!(s.cancel("a", 6).unwrap_err().code(), "session_closed");

@@ -1,13 +1,16 @@
-//! The one error type of the variables layer, with a stable code and an HTTP status.
+//! The one error type of the variables layer, described once in the engine's error
+//! vocabulary ([`crate::error`]).
 
 use thiserror::Error;
+
+use crate::error::{Describe, Description, ErrorClass};
 
 use super::coordinate::CoordinationError;
 
 /// Why a variable operation was refused. Nothing changes when an operation fails.
 ///
 /// Every message says what is wrong and what to do; [`code`](Self::code) is the stable
-/// snake_case code for `{"error":{"code",...}}` and [`status`](Self::status) the HTTP status.
+/// snake_case code for `{"error":{"code",...}}`; [`Describe`] gives its class and retry hint.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum VariableError {
     /// The name is not 1-128 characters of `[A-Za-z0-9_.:-]`.
@@ -118,43 +121,33 @@ pub enum VariableError {
     },
 }
 
-impl VariableError {
-    /// The stable snake_case code.
-    pub fn code(&self) -> &'static str {
+impl Describe for VariableError {
+    /// Bad names, values and requests are `invalid`; a stale or missing version, a name
+    /// taken and the store's limits are `conflict`; an oversized value is `too_large`.
+    fn describe(&self) -> Description {
+        use ErrorClass::{Conflict, Invalid, NotFound, TooLarge};
         match self {
-            Self::InvalidName { .. } => "invalid_name",
-            Self::InvalidAgentId { .. } => "invalid_agent_id",
-            Self::NotFound { .. } => "not_found",
-            Self::AlreadyExists { .. } => "already_exists",
-            Self::Conflict { .. } => "version_conflict",
-            Self::VersionRequired { .. } => "version_required",
-            Self::Coordinated { .. } => "coordinated",
-            Self::OutOfDomain { .. } => "out_of_domain",
-            Self::InvalidDomain { .. } => "invalid_domain",
-            Self::TooLarge { .. } => "too_large",
-            Self::Capacity { .. } => "capacity",
-            Self::SubscriberCapacity { .. } => "subscriber_capacity",
-            Self::Coordination { .. } => "invalid_coordination",
+            Self::InvalidName { .. } => Description::fixed("invalid_name", Invalid),
+            Self::InvalidAgentId { .. } => Description::fixed("invalid_agent_id", Invalid),
+            Self::NotFound { .. } => Description::fixed("not_found", NotFound),
+            Self::AlreadyExists { .. } => Description::fixed("already_exists", Conflict),
+            Self::Conflict { .. } => Description::fixed("version_conflict", Conflict),
+            Self::VersionRequired { .. } => Description::fixed("version_required", Invalid),
+            Self::Coordinated { .. } => Description::fixed("coordinated", Conflict),
+            Self::OutOfDomain { .. } => Description::fixed("out_of_domain", Invalid),
+            Self::InvalidDomain { .. } => Description::fixed("invalid_domain", Invalid),
+            Self::TooLarge { .. } => Description::fixed("too_large", TooLarge),
+            Self::Capacity { .. } => Description::fixed("capacity", Conflict),
+            Self::SubscriberCapacity { .. } => Description::fixed("subscriber_capacity", Conflict),
+            Self::Coordination { .. } => Description::fixed("invalid_coordination", Invalid),
         }
     }
+}
 
-    /// The HTTP status for this error (per API.md conventions).
-    pub fn status(&self) -> u16 {
-        match self {
-            Self::InvalidName { .. }
-            | Self::InvalidAgentId { .. }
-            | Self::VersionRequired { .. }
-            | Self::OutOfDomain { .. }
-            | Self::InvalidDomain { .. }
-            | Self::Coordination { .. } => 400,
-            Self::NotFound { .. } => 404,
-            Self::AlreadyExists { .. }
-            | Self::Conflict { .. }
-            | Self::Coordinated { .. }
-            | Self::Capacity { .. }
-            | Self::SubscriberCapacity { .. } => 409,
-            Self::TooLarge { .. } => 413,
-        }
+impl VariableError {
+    /// The stable snake_case code (see [`Describe`]).
+    pub fn code(&self) -> &'static str {
+        self.describe().code
     }
 
     pub(crate) fn invalid_name(name: &str, reason: String) -> Self {
@@ -187,30 +180,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_statuses_and_messages() {
+    fn codes_classes_and_messages() {
         let e = VariableError::Conflict {
             name: "x".into(),
             expected: 3,
             actual: 5,
         };
-        assert_eq!((e.code(), e.status()), ("version_conflict", 409));
+        assert_eq!(
+            (e.code(), e.describe().class),
+            ("version_conflict", ErrorClass::Conflict)
+        );
         assert!(e.to_string().contains("retry with version 5"), "{e}");
         let e = VariableError::NotFound { name: "x".into() };
-        assert_eq!((e.code(), e.status()), ("not_found", 404));
+        assert_eq!(
+            (e.code(), e.describe().class),
+            ("not_found", ErrorClass::NotFound)
+        );
         assert!(e.to_string().contains("POST /api/variables"));
         let e = VariableError::Capacity { max: 4 };
-        assert_eq!((e.code(), e.status()), ("capacity", 409));
+        assert_eq!(
+            (e.code(), e.describe().class),
+            ("capacity", ErrorClass::Conflict)
+        );
         assert!(e.to_string().contains("raise max_variables"));
         let e = VariableError::TooLarge {
             what: "value".into(),
             bytes_max: 10,
         };
-        assert_eq!((e.code(), e.status()), ("too_large", 413));
+        assert_eq!(
+            (e.code(), e.describe().class),
+            ("too_large", ErrorClass::TooLarge)
+        );
         let e = VariableError::OutOfDomain {
             name: "x".into(),
             reason: "r".into(),
         };
-        assert_eq!((e.code(), e.status()), ("out_of_domain", 400));
+        assert_eq!(
+            (e.code(), e.describe().class),
+            ("out_of_domain", ErrorClass::Invalid)
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Unit tests of the store: every operation and every error, at the `test_min` limits.
 
 use super::*;
+use crate::error::{Describe, ErrorClass};
 use serde_json::json;
 
 fn store() -> Variables {
@@ -152,7 +153,7 @@ fn capacity_is_enforced_and_freed_by_remove() {
         .create(create_req(json!({"name": "v4", "value": 4})), 0)
         .unwrap_err();
     assert_eq!(e, VariableError::Capacity { max: 4 });
-    assert_eq!(e.status(), 409);
+    assert_eq!(e.describe().class, ErrorClass::Conflict);
     // The full store still serves the others, and an existing name is still "already exists".
     let mut out = Vec::new();
     assert!(
@@ -197,7 +198,7 @@ fn update_bumps_version_and_checks_stale_versions() {
             actual: 3
         }
     );
-    assert_eq!(e.status(), 409);
+    assert_eq!(e.describe().class, ErrorClass::Conflict);
     let e = vars
         .update("x", put(json!(3), "c", Some(4)), 12, &mut out)
         .unwrap_err();

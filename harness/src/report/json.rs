@@ -38,7 +38,7 @@ pub fn render(r: &Report<'_>) -> Value {
             })
         })
         .collect();
-    let scrape = |s: &Option<crate::target::monitor::Scrape>| {
+    let scrape = |s: &Option<crate::targets::monitor::Scrape>| {
         s.as_ref().map(|s| {
             json!({
                 "allocated_bytes": s.allocated,

@@ -12,13 +12,14 @@ use crate::http::state::AppState;
 use http::StatusCode;
 use http::header::{HeaderValue, LOCATION};
 use http::request::Parts;
+use mabeam_engine::api::ErrorClass;
 use mabeam_engine::registry::{AgentFilter, AgentRecord, AgentSpec, AgentState, Health};
 use serde::Serialize;
 use std::sync::Arc;
 
 fn not_found(id: &str) -> ApiError {
     ApiError::new(
-        StatusCode::NOT_FOUND,
+        ErrorClass::NotFound,
         "not_found",
         format!(
             "no agent {:?} is registered: check the id or register the agent first",

@@ -7,6 +7,7 @@ use crate::http::state::AppState;
 use http::StatusCode;
 use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use http::request::Parts;
+use mabeam_engine::api::ErrorClass;
 use mabeam_engine::api::{EngineError, HealthStatus, ServiceHealth};
 use mabeam_engine::telemetry::{CONTENT_TYPE as PROMETHEUS, PREFIX, Window};
 use prometheus_client::registry::Registry;
@@ -94,7 +95,7 @@ pub(crate) fn metrics(state: &Arc<AppState>) -> Result<Reply, ApiError> {
     let cfg = state.handle.config();
     if !cfg.telemetry.metrics_enabled {
         return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
+            ErrorClass::NotFound,
             "metrics_disabled",
             "metrics export is off (telemetry.metrics_enabled = false)",
         ));
@@ -148,11 +149,7 @@ pub(crate) fn coordination_metrics(
             EngineError::InvalidInput(m) => {
                 ApiError::bad_request("invalid_field", m).with_field("protocol")
             }
-            other => ApiError::new(
-                StatusCode::from_u16(other.status()).unwrap_or(StatusCode::NOT_FOUND),
-                other.code(),
-                other.to_string(),
-            ),
+            other => ApiError::from(other),
         })?;
     Ok(json(StatusCode::OK, &summary))
 }

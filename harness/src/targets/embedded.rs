@@ -66,8 +66,9 @@ pub struct Answer {
     pub body: Option<serde_json::Value>,
 }
 
+/// The server's status for `e`: the engine's one class -> status table.
 fn status_of(e: &EngineError) -> u16 {
-    e.status()
+    mabeam_engine::api::http_status(e.class())
 }
 
 #[derive(serde::Deserialize)]
