@@ -615,38 +615,47 @@ mod tests {
         assert!(!pay.payments_approximate);
     }
 
+    /// Three items with `supply`, and one bid per `(agent, amount, need)`: a bundle of the
+    /// items needed (at least one unit of the first when it needs none).
+    fn packing(
+        supply: Vec<u64>,
+        raw: Vec<(usize, Money, Vec<u64>)>,
+    ) -> (BTreeMap<String, u64>, Vec<Bid>) {
+        let names = ["i0", "i1", "i2"];
+        let items = names
+            .iter()
+            .zip(&supply)
+            .map(|(n, &s)| (n.to_string(), s))
+            .collect();
+        let bids = raw
+            .into_iter()
+            .map(|(agent, amount, mut need)| {
+                if need.iter().all(|&q| q == 0) {
+                    need[0] = 1;
+                }
+                let spec: BTreeMap<String, u64> = names
+                    .iter()
+                    .zip(&need)
+                    .filter(|(_, q)| **q > 0)
+                    .map(|(n, q)| (n.to_string(), *q))
+                    .collect();
+                Bid {
+                    bundle: Some(spec),
+                    ..Bid::new(format!("g{agent}"), amount)
+                }
+            })
+            .collect();
+        (items, bids)
+    }
+
     fn instance_with(
         amounts: impl Strategy<Value = i64>,
     ) -> impl Strategy<Value = (BTreeMap<String, u64>, Vec<Bid>)> {
         let supply = prop::collection::vec(1u64..3, 3);
-        let bids = prop::collection::vec(
-            (0usize..4, amounts, prop::collection::vec(0u64..3, 3)),
-            0..9,
-        );
-        (supply, bids).prop_map(|(supply, raw)| {
-            let names = ["i0", "i1", "i2"];
-            let items = names
-                .iter()
-                .zip(&supply)
-                .map(|(n, &s)| (n.to_string(), s))
-                .collect();
-            let bids = raw
-                .into_iter()
-                .map(|(agent, amount, mut need)| {
-                    if need.iter().all(|&q| q == 0) {
-                        need[0] = 1;
-                    }
-                    let spec: Vec<(&str, u64)> = names
-                        .iter()
-                        .zip(&need)
-                        .filter(|(_, q)| **q > 0)
-                        .map(|(n, q)| (*n, *q))
-                        .collect();
-                    bid(&format!("g{agent}"), amount, &spec)
-                })
-                .collect();
-            (items, bids)
-        })
+        let amount = amounts.prop_map(|units| Money::from_units(units).unwrap());
+        let bids =
+            prop::collection::vec((0usize..4, amount, prop::collection::vec(0u64..3, 3)), 0..9);
+        (supply, bids).prop_map(|(supply, raw)| packing(supply, raw))
     }
 
     fn instance() -> impl Strategy<Value = (BTreeMap<String, u64>, Vec<Bid>)> {
@@ -677,36 +686,14 @@ mod tests {
         ];
         let supply = prop::collection::vec(big_u64, 3);
         let bids = prop::collection::vec(
-            (0usize..4, amount, prop::collection::vec(quantity, 3)),
+            (
+                0usize..4,
+                amount.prop_map(Money),
+                prop::collection::vec(quantity, 3),
+            ),
             0..9,
         );
-        (supply, bids).prop_map(|(supply, raw)| {
-            let names = ["i0", "i1", "i2"];
-            let items = names
-                .iter()
-                .zip(&supply)
-                .map(|(n, &s)| (n.to_string(), s))
-                .collect();
-            let bids = raw
-                .into_iter()
-                .map(|(agent, micros, mut need)| {
-                    if need.iter().all(|&q| q == 0) {
-                        need[0] = 1;
-                    }
-                    let spec: BTreeMap<String, u64> = names
-                        .iter()
-                        .zip(&need)
-                        .filter(|(_, q)| **q > 0)
-                        .map(|(n, q)| (n.to_string(), *q))
-                        .collect();
-                    Bid {
-                        bundle: Some(spec),
-                        ..Bid::new(format!("g{agent}"), Money(micros))
-                    }
-                })
-                .collect();
-            (items, bids)
-        })
+        (supply, bids).prop_map(|(supply, raw)| packing(supply, raw))
     }
 
     proptest! {
