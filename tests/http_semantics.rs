@@ -116,16 +116,14 @@ fn efficiency_is_null_without_a_feasible_trade_on_every_path() {
         "{}",
         closed.text()
     );
-    assert_eq!(
-        s.post("/api/markets", r#"{"id":"nc","kind":"call"}"#)
-            .status,
-        201
-    );
-    for o in [
-        r#"{"agent_id":"s","side":"sell","quantity":1,"limit":9}"#,
-        r#"{"agent_id":"b","side":"buy","quantity":1,"limit":8}"#,
-    ] {
-        assert_eq!(s.post("/api/markets/nc/orders", o).status, 202);
+    for r in s.open_call_market(
+        "nc",
+        &[
+            r#"{"agent_id":"s","side":"sell","quantity":1,"limit":9}"#,
+            r#"{"agent_id":"b","side":"buy","quantity":1,"limit":8}"#,
+        ],
+    ) {
+        assert_eq!(r.status, 202, "{}", r.text());
     }
     let cleared = s.post("/api/markets/nc/clear", "");
     assert_eq!(cleared.status, 200, "{}", cleared.text());
@@ -239,16 +237,13 @@ fn contract_fields_are_accepted_wherever_their_shape_is_used() {
 #[test]
 fn a_call_markets_resting_remainder_takes_part_in_the_next_call() {
     let s = Server::start(BASE_PROFILE);
-    assert_eq!(
-        s.post("/api/markets", r#"{"id":"cm","kind":"call"}"#)
-            .status,
-        201
-    );
-    for o in [
-        r#"{"agent_id":"s1","side":"sell","quantity":10,"limit":5}"#,
-        r#"{"agent_id":"b1","side":"buy","quantity":6,"limit":8}"#,
-    ] {
-        let r = s.post("/api/markets/cm/orders", o);
+    for r in s.open_call_market(
+        "cm",
+        &[
+            r#"{"agent_id":"s1","side":"sell","quantity":10,"limit":5}"#,
+            r#"{"agent_id":"b1","side":"buy","quantity":6,"limit":8}"#,
+        ],
+    ) {
         assert_eq!((r.status, &r.json()["resting"]), (202, &json!(true)));
     }
     let first = s.post("/api/markets/cm/clear", "");
@@ -468,16 +463,9 @@ fn a_call_takes_market_orders_at_its_most_aggressive_limits() {
         "{o}"
     );
     // Live: a market order rests until a call has limits to price it.
-    assert_eq!(
-        s.post("/api/markets", r#"{"id":"mo","kind":"call"}"#)
-            .status,
-        201
-    );
-    let r = s.post(
-        "/api/markets/mo/orders",
-        r#"{"agent_id":"m","side":"buy","quantity":3}"#,
-    );
-    assert_eq!(r.status, 202, "{}", r.text());
+    for r in s.open_call_market("mo", &[r#"{"agent_id":"m","side":"buy","quantity":3}"#]) {
+        assert_eq!(r.status, 202, "{}", r.text());
+    }
     let first = s.post("/api/markets/mo/clear", "");
     assert_eq!(first.json()["outcome"]["volume"], 0, "{}", first.text());
     let r = s.post(

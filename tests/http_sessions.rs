@@ -119,16 +119,14 @@ fn markets_continuous_and_call() {
     let r = s.post("/api/markets/m1/clear", "");
     assert_eq!((r.status, r.code()), (409, "wrong_session_kind".to_owned()));
 
-    assert_eq!(
-        s.post("/api/markets", r#"{"id":"m2","kind":"call"}"#)
-            .status,
-        201
-    );
-    for body in [
-        r#"{"agent_id":"s1","side":"sell","quantity":10,"limit":5}"#,
-        r#"{"agent_id":"b1","side":"buy","quantity":6,"limit":8}"#,
-    ] {
-        assert_eq!(s.post("/api/markets/m2/orders", body).status, 202);
+    for r in s.open_call_market(
+        "m2",
+        &[
+            r#"{"agent_id":"s1","side":"sell","quantity":10,"limit":5}"#,
+            r#"{"agent_id":"b1","side":"buy","quantity":6,"limit":8}"#,
+        ],
+    ) {
+        assert_eq!(r.status, 202, "{}", r.text());
     }
     let r = s.post("/api/markets/m2/clear", "");
     assert_eq!(r.status, 200, "{}", r.text());

@@ -203,6 +203,15 @@ impl Server {
         )
     }
 
+    /// Opens the live call market `id` (asserting 201) and places `orders` in turn,
+    /// answering each order's response (for the caller's own checks).
+    pub fn open_call_market(&self, id: &str, orders: &[&str]) -> Vec<Resp> {
+        let opened = self.post("/api/markets", &format!(r#"{{"id":"{id}","kind":"call"}}"#));
+        assert_eq!(opened.status, 201, "{}", opened.text());
+        let path = format!("/api/markets/{id}/orders");
+        orders.iter().map(|o| self.post(&path, o)).collect()
+    }
+
     pub fn delete(&self, path: &str) -> Resp {
         self.request("DELETE", path, &[], None)
     }
